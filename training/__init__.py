@@ -1,0 +1,1 @@
+"""Training, evaluation and export of the denoising models shipped with the app."""

@@ -1,0 +1,79 @@
+"""Noise-level-conditioned U-Net: the deterministic autoencoder (AE) denoiser.
+
+The noisy image and its noise-level map go through a pixel-unshuffle stem (cheap on CPUs:
+every convolution runs at half resolution or less), an encoder of residual stages with
+strided downsampling, and a mirrored decoder with additive skips. The network predicts the
+noise residual, so an untrained network starts as the identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+
+from training.archs import register
+from training.archs.blocks import conv3, down, stage, up
+
+
+class UNetBody(nn.Module):
+    """Encoder-decoder shared by the AE and the VAE; ``bottleneck_extra`` adds latent channels."""
+
+    def __init__(
+        self,
+        channels: int = 3,
+        widths: Sequence[int] = (32, 64, 128, 256),
+        blocks: Sequence[int] = (1, 1, 1, 1),
+        unshuffle: int = 2,
+        bottleneck_extra: int = 0,
+    ):
+        super().__init__()
+        self.channels = channels
+        self.unshuffle = unshuffle
+        self.multiple = unshuffle * 2 ** (len(widths) - 1)
+        stem_in = (channels + 1) * unshuffle**2
+        self.stem = nn.Sequential(nn.PixelUnshuffle(unshuffle), conv3(stem_in, widths[0]))
+        self.enc = nn.ModuleList(stage(w, b) for w, b in zip(widths[:-1], blocks[:-1]))
+        self.downs = nn.ModuleList(down(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.mid_in = conv3(widths[-1] + bottleneck_extra, widths[-1]) if bottleneck_extra else None
+        self.mid = stage(widths[-1], blocks[-1])
+        self.ups = nn.ModuleList(up(b, a) for a, b in zip(widths[:-1], widths[1:]))
+        self.dec = nn.ModuleList(stage(w, b) for w, b in zip(widths[:-1], blocks[:-1]))
+        self.tail = nn.Sequential(conv3(widths[0], channels * unshuffle**2), nn.PixelShuffle(unshuffle))
+
+    def encode(self, noisy: torch.Tensor, sigma: torch.Tensor) -> list[torch.Tensor]:
+        """Return the skip features of each level; the last one is the bottleneck input."""
+        x = self.stem(torch.cat([noisy, sigma], dim=1))
+        skips = []
+        for enc, dn in zip(self.enc, self.downs):
+            x = enc(x)
+            skips.append(x)
+            x = dn(x)
+        skips.append(x)
+        return skips
+
+    def decode(self, noisy: torch.Tensor, skips: list[torch.Tensor], z: torch.Tensor | None = None):
+        x = skips[-1]
+        if self.mid_in is not None:
+            x = self.mid_in(torch.cat([x, z], dim=1))
+        x = self.mid(x)
+        for i in reversed(range(len(self.ups))):
+            x = self.dec[i](self.ups[i](x) + skips[i])
+        return noisy - self.tail(x)
+
+
+@register("unet_ae")
+class UNetAE(nn.Module):
+    """AE denoiser: ``forward(noisy, sigma) -> denoised`` (all N x C x H x W, values 0..1)."""
+
+    family = "ae"
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.body = UNetBody(**kwargs)
+        self.channels = self.body.channels
+        self.multiple = self.body.multiple
+
+    def forward(self, noisy: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return self.body.decode(noisy, self.body.encode(noisy, sigma))

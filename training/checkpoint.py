@@ -1,0 +1,49 @@
+"""Checkpoints that carry what is needed to rebuild the network, written atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from training.archs import build
+
+
+def save(path: str | Path, state: dict[str, Any]) -> None:
+    """Write through a temporary file and rename, so a stop mid-write never loses the last one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def model_from(state: dict[str, Any]) -> torch.nn.Module:
+    """Rebuild the network from a checkpoint's ``arch`` entry and load its weights."""
+    arch = dict(state["arch"])
+    model = build(arch.pop("name"), **arch)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def compact(state: dict[str, Any]) -> dict[str, Any]:
+    """A smaller copy for committing: optimizer moments in bfloat16, weights untouched."""
+    opt = state.get("optimizer")
+    if opt is None:
+        return state
+    small = {k: v for k, v in state.items() if k != "optimizer"}
+    small["optimizer"] = {
+        "param_groups": opt["param_groups"],
+        "state": {
+            i: {k: v.to(torch.bfloat16) if torch.is_tensor(v) and v.numel() > 1 else v
+                for k, v in s.items()}
+            for i, s in opt["state"].items()
+        },
+    }
+    return small

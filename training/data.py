@@ -1,0 +1,127 @@
+"""Training data: any folder of images becomes an endless stream of noisy/clean patches.
+
+Images are decoded once into memory (a few hundred MB at most) and patches are cut on the
+fly in the training process itself: on a 2-core machine a loader process would only steal
+cycles from the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision.transforms.v2.functional as TF
+from PIL import Image
+
+from denoiser.noise import add_gaussian_noise
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files below ``folder`` in sorted order (the order the protocol seeds by)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no such image folder: {folder}")
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_image(path: Path, channels: int) -> np.ndarray:
+    """Decode to uint8 H x W x C with C = ``channels`` (colour sets turn grey for grey models)."""
+    with Image.open(path) as im:
+        im = im.convert("L" if channels == 1 else "RGB")
+        arr = np.asarray(im, dtype=np.uint8)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def rescaled(arr: np.ndarray, scale: float) -> np.ndarray:
+    """Downscale with a good filter: finer detail per pixel than the source has."""
+    if scale == 1.0:
+        return arr
+    h, w = arr.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    mode = "L" if arr.shape[2] == 1 else "RGB"
+    im = Image.fromarray(arr[..., 0] if mode == "L" else arr, mode).resize(size, Image.BICUBIC)
+    out = np.asarray(im, dtype=np.uint8)
+    return out[..., None] if out.ndim == 2 else out
+
+
+@dataclass
+class PatchSampler:
+    """Random patches with dihedral flips, channel shuffles and per-patch Gaussian noise levels."""
+
+    images: list[torch.Tensor]  # each C x H x W uint8
+    patch: int = 96
+    sigma_max: float = 75.0
+    channel_shuffle: bool = True
+
+    @classmethod
+    def from_folders(
+        cls,
+        folders: Iterable[str | Path],
+        channels: int,
+        scales: Sequence[float] = (1.0,),
+        exclude: Iterable[Path] = (),
+        **kwargs,
+    ) -> PatchSampler:
+        skip = {Path(p).resolve() for p in exclude}
+        images = []
+        for folder in folders:
+            for path in list_images(folder):
+                if path.resolve() in skip:
+                    continue
+                arr = load_image(path, channels)
+                for s in scales:
+                    img = rescaled(arr, s)
+                    if min(img.shape[:2]) >= kwargs.get("patch", 96):
+                        images.append(torch.from_numpy(img.copy()).permute(2, 0, 1))
+        if not images:
+            raise ValueError(f"no usable training images in {list(folders)}")
+        return cls(images, **kwargs)
+
+    def batch(self, size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return (clean, noisy, sigma_map), each float32 N x C x P x P (sigma: N x 1 x P x P)."""
+        p = self.patch
+        idx = torch.randint(len(self.images), (size,), generator=gen).tolist()
+        crops = []
+        for i in idx:
+            img = self.images[i]
+            y = int(torch.randint(img.shape[1] - p + 1, (1,), generator=gen))
+            x = int(torch.randint(img.shape[2] - p + 1, (1,), generator=gen))
+            crop = img[:, y : y + p, x : x + p]
+            k = int(torch.randint(8, (1,), generator=gen))
+            crop = torch.rot90(crop, k % 4, dims=(1, 2))
+            if k >= 4:
+                crop = TF.horizontal_flip(crop)
+            if self.channel_shuffle and crop.shape[0] == 3:
+                crop = crop[torch.randperm(3, generator=gen)]
+            crops.append(crop)
+        clean = torch.stack(crops).float() / 255.0
+        sigma = torch.rand(size, 1, 1, 1, generator=gen) * (self.sigma_max / 255.0)
+        noise = torch.randn(clean.shape, generator=gen) * sigma
+        sigma_map = sigma.expand(size, 1, p, p).contiguous()
+        return clean, clean + noise, sigma_map
+
+
+def validation_set(
+    paths: Sequence[Path], channels: int, sigma: float = 25.0, crop: int = 256
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Centre crops of held-in images with protocol noise: (clean, noisy, sigma_map)."""
+    cleans, noisies = [], []
+    for i, path in enumerate(paths):
+        arr = load_image(path, channels).astype(np.float32) / 255.0
+        h, w = arr.shape[:2]
+        c = min(crop, h, w) // 16 * 16
+        y, x = (h - c) // 2, (w - c) // 2
+        arr = arr[y : y + c, x : x + c]
+        cleans.append(torch.from_numpy(arr).permute(2, 0, 1))
+        noisies.append(torch.from_numpy(add_gaussian_noise(arr, sigma, seed=i)).permute(2, 0, 1))
+    size = min(t.shape[-1] for t in cleans)
+    cleans = [t[..., :size, :size] for t in cleans]
+    noisies = [t[..., :size, :size] for t in noisies]
+    clean, noisy = torch.stack(cleans), torch.stack(noisies)
+    sigma_map = torch.full((clean.shape[0], 1, *clean.shape[2:]), sigma / 255.0)
+    return clean, noisy, sigma_map

@@ -1,0 +1,172 @@
+"""Train a denoiser from a recipe: ``python -m training.train --recipe training/recipes/ae-color.yaml``.
+
+One readable loop: sample a batch, forward, loss, step; validate and checkpoint every so
+often; stop at the recipe's step count or the ``--max-minutes`` budget, whichever comes
+first. Running it again resumes from the run folder's last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from tqdm import tqdm
+
+from training import checkpoint
+from training.archs import build
+from training.data import PatchSampler, list_images, validation_set
+from training.losses import RECONSTRUCTION, kl_to_standard_normal, kl_weight
+
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+
+
+def load_recipe(path: str | Path) -> dict[str, Any]:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def learning_rate(step: int, cfg: dict[str, Any]) -> float:
+    """Linear warm-up, then cosine decay from ``lr`` to ``lr_min`` at ``steps``."""
+    if step < cfg["warmup"]:
+        return cfg["lr"] * (step + 1) / cfg["warmup"]
+    t = min(1.0, (step - cfg["warmup"]) / max(1, cfg["steps"] - cfg["warmup"]))
+    return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
+
+
+def make_data(recipe: dict[str, Any], data_root: Path):
+    """Training sampler and the held-in validation crops (the last images of the first folder)."""
+    d, channels = recipe["data"], recipe["arch"]["channels"]
+    folders = [data_root / f for f in d["train"]]
+    holdout = list_images(folders[0])[-d.get("val_holdout", 4):]
+    sampler = PatchSampler.from_folders(
+        folders, channels, scales=d.get("scales", [1.0]), exclude=holdout,
+        patch=d["patch"], sigma_max=d["sigma_max"],
+    )
+    return sampler, validation_set(holdout, channels)
+
+
+def compute_loss(model, clean, noisy, sigma, recipe, step):
+    """Loss and its parts; the VAE adds the deterministic path and the annealed KL."""
+    rec = RECONSTRUCTION[recipe["train"]["loss"]]
+    if getattr(model, "family", "ae") == "vae":
+        sampled, mean, mu, logvar = model.forward_train(noisy, sigma, clean)
+        kl = kl_to_standard_normal(mu, logvar)
+        v = recipe["vae"]
+        beta = kl_weight(step, v["kl_weight"], v["kl_anneal_steps"])
+        loss = rec(sampled, clean) + rec(mean, clean) + beta * kl
+        return loss, {"rec": float(rec(mean, clean).detach()), "kl": float(kl.detach())}
+    loss = rec(model(noisy, sigma), clean)
+    return loss, {"rec": float(loss.detach())}
+
+
+@torch.no_grad()
+def validate(model, val) -> float:
+    """Mean PSNR (dB) of the deterministic estimate on the validation crops, 8-bit protocol."""
+    model.eval()
+    clean, noisy, sigma = val
+    out = model(noisy, sigma)
+    out = out[0] if isinstance(out, tuple) else out
+    model.train()
+    mse = ((out.clamp(0, 1) * 255).round() - (clean * 255).round()).pow(2).mean(dim=(1, 2, 3))
+    return float((10 * torch.log10(255.0**2 / mse)).mean())
+
+
+def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: float | None,
+          threads: int) -> dict[str, Any]:
+    torch.set_num_threads(threads)
+    cfg = recipe["train"]
+    torch.manual_seed(cfg["seed"])
+    arch = dict(recipe["arch"])
+    model = build(**arch).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.0)
+    gen = torch.Generator().manual_seed(cfg["seed"])
+    step, best = 0, -1.0
+    last = out_dir / "last.pt"
+    if last.exists():
+        state = checkpoint.load(last)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        step, best = state["step"], state.get("best_psnr", -1.0)
+        print(f"resumed from {last} at step {step}", file=sys.stderr)
+    sampler, val = make_data(recipe, data_root)
+    log_path = out_dir / "log.csv"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    new_log = not log_path.exists()
+    log = open(log_path, "a", newline="")
+    writer = csv.writer(log)
+    if new_log:
+        writer.writerow(["step", "seconds", "lr", "loss", "rec", "kl", "val_psnr"])
+
+    def save(path: Path) -> None:
+        checkpoint.save(path, {
+            "arch": arch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "generator": gen.get_state(), "step": step, "best_psnr": best, "recipe": recipe,
+        })
+
+    deadline = time.time() + max_minutes * 60 if max_minutes else math.inf
+    t0, running = time.time(), None
+    bar = tqdm(total=cfg["steps"], initial=step, desc=recipe["name"], mininterval=10,
+               file=sys.stderr, dynamic_ncols=True)
+    model.train()
+    while step < cfg["steps"] and time.time() < deadline:
+        lr = learning_rate(step, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        clean, noisy, sigma = (t.to(memory_format=torch.channels_last)
+                               for t in sampler.batch(cfg["batch"], gen))
+        loss, parts = compute_loss(model, clean, noisy, sigma, recipe, step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.get("grad_clip", 1.0))
+        opt.step()
+        step += 1
+        l = float(loss.detach())
+        running = l if running is None else 0.98 * running + 0.02 * l
+        bar.update(1)
+        val_psnr = ""
+        if step % cfg["val_every"] == 0 or step == cfg["steps"]:
+            val_psnr = validate(model, val)
+            if val_psnr > best:
+                best = val_psnr
+            bar.set_postfix(loss=f"{running:.4f}", val=f"{val_psnr:.2f}dB")
+        if step % 50 == 0 or val_psnr != "":
+            writer.writerow([step, round(time.time() - t0, 1), f"{lr:.3g}", f"{running:.5f}",
+                             f"{parts['rec']:.5f}", f"{parts.get('kl', 0):.4f}",
+                             f"{val_psnr:.3f}" if val_psnr != "" else ""])
+            log.flush()
+        if step % cfg["ckpt_every"] == 0:
+            save(last)
+    save(last)
+    bar.close()
+    log.close()
+    return {"step": step, "best_psnr": best, "loss": running}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--recipe", required=True, help="recipe YAML (architecture, data, schedule, seed)")
+    p.add_argument("--out", type=Path, help="run folder (default runs/<recipe name>)")
+    p.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    p.add_argument("--max-minutes", type=float, help="stop and checkpoint after this long")
+    p.add_argument("--steps", type=int, help="override the recipe's step count")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    recipe = load_recipe(args.recipe)
+    if args.steps:
+        recipe["train"]["steps"] = args.steps
+    out = args.out or Path("runs") / recipe["name"]
+    result = train(recipe, out, args.data_root, args.max_minutes, args.threads)
+    print(f"{recipe['name']}: step {result['step']}, best validation PSNR {result['best_psnr']:.2f} dB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
