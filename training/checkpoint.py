@@ -25,10 +25,10 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def model_from(state: dict[str, Any]) -> torch.nn.Module:
-    """Rebuild the network from a checkpoint's ``arch`` entry and load its weights."""
+    """Rebuild the network from a checkpoint's ``arch`` entry; the averaged (EMA) weights win."""
     arch = dict(state["arch"])
     model = build(arch.pop("name"), **arch)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state.get("ema") or state["model"])
     return model.eval()
 
 

@@ -86,12 +86,17 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
     arch = dict(recipe["arch"])
     model = build(**arch).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.0)
+    # Exponential moving average of the weights: what gets validated and exported.
+    ema = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.get("ema", 0.999)))
     gen = torch.Generator().manual_seed(cfg["seed"])
     step, best = 0, -1.0
     last = out_dir / "last.pt"
     if last.exists():
         state = checkpoint.load(last)
         model.load_state_dict(state["model"])
+        ema.module.load_state_dict(state.get("ema", state["model"]))
+        ema.n_averaged.fill_(max(1, state["step"]))
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
         step, best = state["step"], state.get("best_psnr", -1.0)
@@ -107,7 +112,8 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
 
     def save(path: Path) -> None:
         checkpoint.save(path, {
-            "arch": arch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "arch": arch, "model": model.state_dict(), "ema": ema.module.state_dict(),
+            "optimizer": opt.state_dict(),
             "generator": gen.get_state(), "step": step, "best_psnr": best, "recipe": recipe,
         })
 
@@ -127,17 +133,18 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.get("grad_clip", 1.0))
         opt.step()
+        ema.update_parameters(model)
         step += 1
         l = float(loss.detach())
         running = l if running is None else 0.98 * running + 0.02 * l
         bar.update(1)
         val_psnr = ""
         if step % cfg["val_every"] == 0 or step == cfg["steps"]:
-            val_psnr = validate(model, val)
+            val_psnr = validate(ema.module, val)
             if val_psnr > best:
                 best = val_psnr
             bar.set_postfix(loss=f"{running:.4f}", val=f"{val_psnr:.2f}dB")
-        if step % 50 == 0 or val_psnr != "":
+        if step % cfg.get("log_every", 50) == 0 or val_psnr != "":
             writer.writerow([step, round(time.time() - t0, 1), f"{lr:.3g}", f"{running:.5f}",
                              f"{parts['rec']:.5f}", f"{parts.get('kl', 0):.4f}",
                              f"{val_psnr:.3f}" if val_psnr != "" else ""])

@@ -1,0 +1,57 @@
+"""Export writes the model contract: dynamic shapes, metadata from evaluation, torch parity."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from training.export import export
+from training.train import train
+
+
+def trained_checkpoint(tmp_path, image_root, recipe):
+    recipe["train"]["steps"] = 5
+    train(recipe, tmp_path / "run", image_root, max_minutes=None, threads=2)
+    return tmp_path / "run" / "last.pt"
+
+
+def eval_json(tmp_path):
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps({"data": "TINY", "methods": {
+        "tiny": {"25": {"psnr": 30.123, "ssim": 0.9, "sec_per_mp": 1.0, "images": 2}},
+        "bm3d": {"25": {"psnr": 29.5, "ssim": 0.8, "sec_per_mp": 9.0, "images": 2}}}}))
+    return path
+
+
+def test_ae_export_round_trips_with_parity_and_metadata(tmp_path, image_root, tiny_recipe):
+    ckpt = trained_checkpoint(tmp_path, image_root, tiny_recipe)
+    out = tmp_path / "tiny.onnx"
+    diff = export(ckpt, out, "0.1.0", [eval_json(tmp_path)])
+    assert diff <= 1e-4
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["name"] == "tiny" and meta["family"] == "ae" and meta["channels"] == "3"
+    assert meta["multiple"] == "4" and meta["version"] == "0.1.0"
+    bench = json.loads(meta["benchmarks"])
+    assert bench["TINY"]["25"]["psnr"] == 30.12 and bench["TINY"]["bm3d"]["25"] == 29.5
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    for h, w in [(32, 48), (64, 20)]:  # dynamic batch, height and width
+        x = np.random.default_rng(0).random((2, 3, h, w), dtype=np.float32)
+        y = sess.run(None, {"noisy": x, "sigma": np.zeros((2, 1, h, w), np.float32)})[0]
+        assert y.shape == x.shape
+
+
+def test_vae_export_temperature_is_optional_and_samples(tmp_path, image_root, tiny_vae_recipe):
+    ckpt = trained_checkpoint(tmp_path, image_root, tiny_vae_recipe)
+    out = tmp_path / "tiny-vae.onnx"
+    assert export(ckpt, out, "0.1.0", []) <= 1e-4
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["family"] == "vae" and "temperature" in json.loads(meta["extra_inputs"])
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
+    s = np.full((1, 1, 32, 32), 0.1, np.float32)
+    det = sess.run(None, {"noisy": x, "sigma": s})[0]
+    det0 = sess.run(None, {"noisy": x, "sigma": s, "temperature": np.zeros(1, np.float32)})[0]
+    np.testing.assert_array_equal(det, det0)

@@ -1,0 +1,128 @@
+"""Evaluate a model, and optionally the classic peers, under the protocol of the test sets.
+
+``python -m training.evaluate --model resources/models/ae-color.onnx --data ../shared/datasets/test/CBSD68
+--sigmas 15 25 50 --peers cbm3d nlm``
+
+Protocol: noisy = clean + N(0, sigma/255) in float, unclipped, seeded by the image's index
+in sorted file order; PSNR and SSIM on outputs clipped and rounded to 8 bits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from denoiser.metrics import psnr, ssim
+from denoiser.noise import add_gaussian_noise
+from training.data import list_images, load_image
+from training.peers import PEERS
+
+Denoise = Callable[[np.ndarray, float], np.ndarray]
+
+
+def load_clean(data: Path, channels: int, limit: int | None = None) -> list[np.ndarray]:
+    """The clean test images as float32 H x W x C in 0..1, in sorted file order."""
+    paths = list_images(data)[:limit]
+    return [load_image(p, channels).astype(np.float32) / 255.0 for p in paths]
+
+
+def model_denoiser(path: Path, threads: int) -> tuple[Denoise, int, object]:
+    """(denoise function, channels, torch model or None) for an ONNX file or a checkpoint."""
+    if path.suffix == ".onnx":
+        from denoiser.engine import Engine
+        from denoiser.models import load_model_info
+
+        engine = Engine(load_model_info(path), device="cpu", threads=threads)
+        return (lambda x, s: engine.denoise(x, s, tile=1024)), engine.model.channels, None
+    from training.torch_infer import TorchDenoiser
+
+    net = TorchDenoiser.from_checkpoint(path, threads)
+    return net.denoise, net.channels, net
+
+
+def run_method(fn: Denoise, cleans: Sequence[np.ndarray], sigma: float) -> dict[str, float]:
+    """Mean PSNR, SSIM and seconds per megapixel of one method at one noise level."""
+    p, s, seconds, mp = [], [], 0.0, 0.0
+    for i, clean in enumerate(cleans):
+        noisy = add_gaussian_noise(clean, sigma, seed=i)
+        t = time.perf_counter()
+        out = fn(noisy, sigma)
+        seconds += time.perf_counter() - t
+        mp += clean.shape[0] * clean.shape[1] / 1e6
+        p.append(psnr(clean, out))
+        s.append(ssim(clean, out))
+    return {"psnr": float(np.mean(p)), "ssim": float(np.mean(s)), "sec_per_mp": seconds / mp,
+            "images": len(cleans)}
+
+
+def evaluate(model: Path | None, data: Path, sigmas: Sequence[float], peers: Sequence[str] = (),
+             limit: int | None = None, peer_limit: int | None = None, threads: int = 2,
+             vae_samples: int = 0) -> dict:
+    """All figures of one call, as a JSON-ready dict keyed by method and sigma."""
+    results: dict = {"data": data.name, "protocol": "gaussian-seeded-by-index", "methods": {}}
+    channels, net = 3, None
+    methods: dict[str, tuple[Denoise, int | None]] = {}
+    if model is not None:
+        fn, channels, net = model_denoiser(model, threads)
+        methods[model.stem] = (fn, limit)
+    else:
+        channels = 3 if "C" in data.name.upper()[:1] else 1
+    for name in peers:
+        methods[name] = (PEERS[name](channels), peer_limit or limit)
+    cache: dict[int | None, list[np.ndarray]] = {}
+    for name, (fn, lim) in methods.items():
+        cleans = cache.setdefault(lim, load_clean(data, channels, lim))
+        for sigma in sigmas:
+            r = run_method(fn, cleans, sigma)
+            results["methods"].setdefault(name, {})[str(int(sigma))] = r
+            print(f"{name:>14} sigma {sigma:>4g}: {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f}  "
+                  f"{r['sec_per_mp']:.2f} s/MP  ({r['images']} images)", file=sys.stderr)
+    if vae_samples and model is not None:
+        from training.uncertainty import evaluate_spread
+
+        cleans = cache.setdefault(limit, load_clean(data, channels, limit))
+        results["vae"] = evaluate_spread(model, cleans, 25.0, vae_samples, net=net, threads=threads)
+    return results
+
+
+def print_table(results: dict) -> None:
+    sigmas = sorted({s for m in results["methods"].values() for s in m}, key=float)
+    print(f"{results['data']}  PSNR (dB) / SSIM / s per MP")
+    print(f"{'method':<14}" + "".join(f"{'sigma ' + s:>26}" for s in sigmas))
+    for name, by_sigma in results["methods"].items():
+        cells = [f"{r['psnr']:.2f} / {r['ssim']:.4f} / {r['sec_per_mp']:.2f}"
+                 for r in (by_sigma[s] for s in sigmas)]
+        print(f"{name:<14}" + "".join(f"{c:>26}" for c in cells))
+    if "vae" in results:
+        print("VAE: " + ", ".join(f"{k} {v:.4g}" for k, v in results["vae"].items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Evaluate denoisers under the test-set protocol.")
+    p.add_argument("--model", type=Path, help="ONNX file or training checkpoint (.pt)")
+    p.add_argument("--data", type=Path, required=True, help="folder of clean test images")
+    p.add_argument("--sigmas", type=float, nargs="+", default=[15, 25, 50])
+    p.add_argument("--peers", nargs="*", default=[], choices=sorted(PEERS))
+    p.add_argument("--limit", type=int, help="only the first N images")
+    p.add_argument("--peer-limit", type=int, help="run the peers on the first N images only")
+    p.add_argument("--vae-samples", type=int, default=0, help="VAE: samples for spread figures")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    args = p.parse_args(argv)
+    results = evaluate(args.model, args.data, args.sigmas, args.peers, args.limit,
+                       args.peer_limit, args.threads, args.vae_samples)
+    print_table(results)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""Export a checkpoint to ONNX under the app's model contract, with metadata and a parity check.
+
+``python -m training.export --checkpoint runs/ae-color/last.pt --out resources/models/ae-color.onnx
+--eval-json docs/eval/ae-color-CBSD68.json``
+
+Inputs `noisy` (N x C x H x W) and `sigma` (N x 1 x H x W, sigma/255); output `denoised`.
+A VAE also takes `temperature` (shape [1], default 0: the deterministic estimate).
+Benchmark figures in the metadata come from evaluation JSON files, never typed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+import yaml
+
+from training import checkpoint
+
+FORMAT_VERSION = "1"
+
+
+class AEExport(torch.nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, noisy, sigma):
+        return self.net(noisy, sigma)
+
+
+class VAEExport(torch.nn.Module):
+    """Decode with z = temperature * eps, eps drawn inside the graph (RandomNormalLike)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, noisy, sigma, temperature):
+        body = self.net.body
+        skips = body.encode(noisy, sigma)
+        eps = torch.randn_like(skips[-1][:, : self.net.latent])
+        return body.decode(noisy, skips, eps * temperature.reshape(1, 1, 1, 1))
+
+
+def export_graph(net, path: Path, opset: int = 17) -> None:
+    c = net.channels
+    x, s = torch.rand(1, c, 64, 64), torch.full((1, 1, 64, 64), 0.1)
+    dyn = {0: "batch", 2: "height", 3: "width"}
+    if net.family == "vae":
+        wrapper, args, names = VAEExport(net), (x, s, torch.zeros(1)), ["noisy", "sigma", "temperature"]
+    else:
+        wrapper, args, names = AEExport(net), (x, s), ["noisy", "sigma"]
+    torch.onnx.export(wrapper.eval(), args, str(path), input_names=names, output_names=["denoised"],
+                      dynamic_axes={"noisy": dyn, "sigma": dyn, "denoised": dyn},
+                      opset_version=opset, dynamo=False)
+
+
+def add_contract(path: Path, meta: dict[str, str], temperature_default: bool) -> None:
+    """Attach metadata_props; give `temperature` a default of 0 so it may be omitted."""
+    model = onnx.load(str(path))
+    if temperature_default:
+        model.graph.initializer.append(
+            onnx.numpy_helper.from_array(np.zeros(1, np.float32), "temperature"))
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        model.metadata_props.add(key=k, value=str(v))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def parity(net, path: Path, size: int = 96, seed: int = 0) -> float:
+    """Max abs difference between onnxruntime and torch on a random image (deterministic path)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((1, net.channels, size, size), dtype=np.float32)
+    s = np.full((1, 1, size, size), 25 / 255, np.float32)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(["denoised"], {"noisy": x, "sigma": s})[0]
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x), torch.from_numpy(s))
+        ref = (ref[0] if isinstance(ref, tuple) else ref).numpy()
+    return float(np.abs(got - ref).max())
+
+
+def benchmarks_from(paths: list[Path]) -> dict:
+    """PSNR/SSIM per test set and sigma, read from `training.evaluate --json` outputs."""
+    out: dict = {}
+    for p in paths:
+        res = json.loads(p.read_text())
+        ours = next(iter(res["methods"].values()))
+        out[res["data"]] = {s: {"psnr": round(r["psnr"], 2), "ssim": round(r["ssim"], 4)}
+                            for s, r in ours.items()}
+        for name, by_sigma in list(res["methods"].items())[1:]:
+            out[res["data"]][name] = {s: round(r["psnr"], 2) for s, r in by_sigma.items()}
+        if "vae" in res:
+            out[res["data"]]["vae"] = {k: round(v, 4) for k, v in res["vae"].items()}
+    return out
+
+
+def metadata(state: dict, net, version: str, bench: dict) -> dict[str, str]:
+    recipe = state["recipe"]
+    d = recipe["data"]
+    meta = {
+        "name": recipe["name"], "family": net.family, "channels": str(net.channels),
+        "noise_type": d.get("noise", "gaussian"), "sigma_min": "0", "sigma_max": str(d["sigma_max"]),
+        "multiple": str(net.multiple), "version": version, "format_version": FORMAT_VERSION,
+        "recipe": yaml.safe_dump(recipe, sort_keys=False),
+        "training_steps": str(state["step"]),
+        "description": recipe.get("description", ""),
+        "benchmarks": json.dumps(bench),
+        "extra_inputs": "{}",
+    }
+    if net.family == "vae":
+        meta["extra_inputs"] = json.dumps({"temperature": {
+            "default": 0, "shape": [1],
+            "description": "latent sampling temperature: 0 gives the deterministic estimate, "
+                           "1 draws a sample from the prior"}})
+    return meta
+
+
+def export(ckpt: Path, out: Path, version: str, eval_json: list[Path], tol: float = 1e-4) -> float:
+    state = checkpoint.load(ckpt)
+    net = checkpoint.model_from(state)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    export_graph(net, out)
+    add_contract(out, metadata(state, net, version, benchmarks_from(eval_json)),
+                 temperature_default=net.family == "vae")
+    diff = parity(net, out)
+    if diff > tol:
+        raise SystemExit(f"parity check failed: onnxruntime differs from torch by {diff:.2e}")
+    return diff
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Export a checkpoint to ONNX with the model contract.")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--eval-json", type=Path, nargs="*", default=[],
+                   help="training.evaluate --json outputs whose figures go into the metadata")
+    args = p.parse_args(argv)
+    diff = export(args.checkpoint, args.out, args.version, args.eval_json)
+    size = args.out.stat().st_size / 1e6
+    print(f"wrote {args.out} ({size:.1f} MB); onnxruntime vs torch max abs diff {diff:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
