@@ -1,0 +1,340 @@
+"""Batch queue: one row per image with its status and progress, and output options.
+
+The panel owns the queue's rows and starts one batch job at a time through the shared
+JobRunner; it never touches pixels itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from denoiser.gui import batch_plan
+from denoiser.gui.batch_runner import BatchOptions, BatchTask, run_batch
+from denoiser.gui.workers import Job, JobRunner
+
+COL_FILE, COL_STATUS, COL_PROGRESS = range(3)
+STATUS_TEXT = {
+    "queued": "Queued",
+    "running": "Working…",
+    "done": "Done",
+    "error": "Failed",
+    "cancelled": "Cancelled",
+}
+
+
+class BatchRow:
+    def __init__(self, source: batch_plan.Source) -> None:
+        self.source = source
+        self.status = "queued"
+        self.message = ""
+        self.output: Path | None = None
+        self.task: BatchTask | None = None
+
+
+class BatchPanel(QWidget):
+    """Queue table and options. ``options_provider`` returns the current model settings."""
+
+    batchFinished = Signal(dict)
+    message = Signal(str)
+
+    def __init__(self, runner: JobRunner, options_provider: Callable[[], BatchOptions | None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("batch_panel")
+        self.runner = runner
+        self.options_provider = options_provider
+        self.rows: list[BatchRow] = []
+        self.job: Job | None = None
+
+        self.table = QTableWidget(0, 3)
+        self.table.setObjectName("batch_table")
+        self.table.setHorizontalHeaderLabels(["File", "Status", "Progress"])
+        self.table.horizontalHeader().setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+
+        self.out_dir = QLineEdit()
+        self.out_dir.setObjectName("output_dir")
+        self.out_dir.setPlaceholderText("next to each original")
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._choose_out_dir)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out_dir, 1)
+        out_row.addWidget(browse)
+        self.pattern = QLineEdit("{stem}_denoised")
+        self.pattern.setObjectName("naming_pattern")
+        self.pattern.setToolTip("Fields: {stem} (original name), {model}, {sigma}, {index}")
+        self.format_combo = QComboBox()
+        self.format_combo.setObjectName("format_combo")
+        for key, label in batch_plan.FORMAT_LABELS.items():
+            self.format_combo.addItem(label, key)
+        self.quality = QSpinBox()
+        self.quality.setRange(1, 100)
+        self.quality.setValue(95)
+        self.quality.setPrefix("quality ")
+        fmt_row = QHBoxLayout()
+        fmt_row.addWidget(self.format_combo, 1)
+        fmt_row.addWidget(self.quality)
+        self.keep_metadata = QCheckBox("Keep metadata (EXIF, colour profile)")
+        self.keep_metadata.setChecked(True)
+        self.overwrite = QCheckBox("Replace existing results")
+        form = QFormLayout()
+        form.addRow("Output folder", out_row)
+        form.addRow("Name", self.pattern)
+        form.addRow("Format", fmt_row)
+        form.addRow("", self.keep_metadata)
+        form.addRow("", self.overwrite)
+
+        self.start_btn = QPushButton("Start")
+        self.start_btn.setObjectName("batch_start")
+        self.cancel_sel_btn = QPushButton("Cancel selected")
+        self.cancel_all_btn = QPushButton("Cancel all")
+        self.cancel_all_btn.setObjectName("batch_cancel_all")
+        self.clear_btn = QPushButton("Clear finished")
+        self.add_btn = QPushButton("Add…")
+        buttons = QHBoxLayout()
+        for b in (self.add_btn, self.start_btn, self.cancel_sel_btn, self.cancel_all_btn,
+                  self.clear_btn):
+            buttons.addWidget(b)
+        self.summary = QLabel("")
+        self.summary.setObjectName("batch_summary")
+        self.summary.setWordWrap(True)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(buttons)
+        lay.addWidget(self.summary)
+        lay.addLayout(form)
+
+        self.start_btn.clicked.connect(self.start)
+        self.cancel_sel_btn.clicked.connect(self.cancel_selected)
+        self.cancel_all_btn.clicked.connect(self.cancel_all)
+        self.clear_btn.clicked.connect(self.clear_finished)
+        self.add_btn.clicked.connect(self._add_dialog)
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
+        self._update_buttons()
+
+    # ----- queue -----------------------------------------------------------------
+    def add_paths(self, paths: list[str | Path]) -> tuple[int, list[Path]]:
+        """Queue files and folders; returns (added, skipped unsupported files)."""
+        sources, skipped = batch_plan.collect(paths)
+        known = {r.source.path for r in self.rows if r.status == "queued"}
+        added = 0
+        for src in sources:
+            if src.path in known:
+                continue
+            row = BatchRow(src)
+            self.rows.append(row)
+            self._add_table_row(row)
+            added += 1
+        if skipped:
+            self.message.emit(
+                f"Skipped {len(skipped)} unsupported file(s), e.g. {skipped[0].name}.")
+        self._update_buttons()
+        return added, skipped
+
+    def _add_table_row(self, row: BatchRow) -> None:
+        r = self.table.rowCount()
+        self.table.insertRow(r)
+        name = str(row.source.path.relative_to(row.source.root)) if row.source.root \
+            else row.source.path.name
+        item = QTableWidgetItem(name)
+        item.setToolTip(str(row.source.path))
+        self.table.setItem(r, COL_FILE, item)
+        self.table.setItem(r, COL_STATUS, QTableWidgetItem(STATUS_TEXT[row.status]))
+        bar = QProgressBar()
+        bar.setRange(0, 100)
+        bar.setValue(0)
+        bar.setTextVisible(True)
+        self.table.setCellWidget(r, COL_PROGRESS, bar)
+
+    def status_of(self, index: int) -> str:
+        return self.rows[index].status
+
+    def is_running(self) -> bool:
+        return self.job is not None
+
+    def start(self) -> None:
+        """Plan outputs for all queued rows and start one batch job."""
+        if self.job is not None:
+            return
+        opts = self.options_provider()
+        if opts is None:
+            self.message.emit("Choose a model before starting the batch.")
+            return
+        opts.fmt = str(self.format_combo.currentData())
+        opts.quality = self.quality.value()
+        opts.keep_metadata = self.keep_metadata.isChecked()
+        opts.overwrite = self.overwrite.isChecked()
+        queued = [(i, r) for i, r in enumerate(self.rows) if r.status == "queued"]
+        if not queued:
+            self.message.emit("The batch queue has nothing left to do.")
+            return
+        try:
+            planned = batch_plan.plan([r.source for _, r in queued], self.out_dir.text().strip(),
+                                      self.pattern.text().strip(), opts.fmt,
+                                      model=getattr(opts.model, "name", ""), sigma=opts.sigma)
+        except ValueError as e:
+            self.summary.setText(str(e))
+            self.message.emit(str(e))
+            return
+        tasks = []
+        for (i, row), (_, dst) in zip(queued, planned, strict=True):
+            row.output = dst
+            row.task = BatchTask(index=i, source=row.source.path, output=dst)
+            tasks.append(row.task)
+        self.summary.setText(f"Working on {len(tasks)} image(s)…")
+        self.job = self.runner.submit(
+            lambda job: run_batch(job, tasks, opts), "batch",
+            yielded=self._on_event, succeeded=self._on_finished,
+            failed=self._on_failed, cancelled=lambda: self._on_finished(None),
+        )
+        self._update_buttons()
+
+    def cancel_selected(self) -> None:
+        for idx in sorted({i.row() for i in self.table.selectedIndexes()}):
+            self.cancel_row(idx)
+
+    def cancel_row(self, index: int) -> None:
+        row = self.rows[index]
+        if row.task is not None and row.status in ("queued", "running"):
+            row.task.token.cancel()
+        elif row.status == "queued":
+            self._set_status(index, "cancelled")
+
+    def cancel_all(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+        for i, row in enumerate(self.rows):
+            if row.task is not None:
+                row.task.token.cancel()
+            elif row.status == "queued":
+                self._set_status(i, "cancelled")
+
+    def clear_finished(self) -> None:
+        if self.job is not None:
+            return
+        keep = [r for r in self.rows if r.status == "queued"]
+        self.rows = []
+        self.table.setRowCount(0)
+        for r in keep:
+            self.rows.append(r)
+            self._add_table_row(r)
+        self._update_buttons()
+
+    # ----- job events ------------------------------------------------------------
+    def _on_event(self, ev: tuple) -> None:
+        kind, index = ev[0], ev[1]
+        if kind == "start":
+            self._set_status(index, "running")
+        elif kind == "progress":
+            self._set_progress(index, ev[2])
+        elif kind == "done":
+            self.rows[index].output = Path(ev[2])
+            self._set_progress(index, 1.0)
+            self._set_status(index, "done", f"Saved {ev[2]}")
+        elif kind == "error":
+            self._set_status(index, "error", ev[2])
+        elif kind == "cancelled":
+            self._set_status(index, "cancelled")
+
+    def _on_finished(self, counts: dict | None) -> None:
+        self.job = None
+        for i, row in enumerate(self.rows):  # a cancel-all may leave rows never reached
+            if row.status in ("queued", "running") and row.task is not None \
+                    and row.task.token.cancelled:
+                self._set_status(i, "cancelled")
+            row.task = None if row.status != "queued" else row.task
+        totals = {s: sum(1 for r in self.rows if r.status == s)
+                  for s in ("done", "error", "cancelled")}
+        self.summary.setText(
+            f"{totals['done']} done, {totals['error']} failed, {totals['cancelled']} cancelled.")
+        self._update_buttons()
+        self.batchFinished.emit(totals)
+
+    def _on_failed(self, msg: str) -> None:
+        self.message.emit(msg)
+        self._on_finished(None)
+
+    def _set_status(self, index: int, status: str, message: str = "") -> None:
+        row = self.rows[index]
+        row.status, row.message = status, message
+        item = self.table.item(index, COL_STATUS)
+        if item is not None:
+            item.setText(STATUS_TEXT[status])
+            item.setToolTip(message)
+            if status == "error":
+                item.setText(f"Failed: {message}")
+        if status == "running":
+            self.table.scrollToItem(self.table.item(index, COL_FILE))
+
+    def _set_progress(self, index: int, fraction: float) -> None:
+        bar = self.table.cellWidget(index, COL_PROGRESS)
+        if isinstance(bar, QProgressBar):
+            bar.setValue(round(fraction * 100))
+
+    # ----- options ---------------------------------------------------------------
+    def options(self) -> dict[str, Any]:
+        return {
+            "output_dir": self.out_dir.text().strip(),
+            "naming": self.pattern.text().strip(),
+            "out_format": str(self.format_combo.currentData()),
+            "jpeg_quality": self.quality.value(),
+            "keep_metadata": self.keep_metadata.isChecked(),
+        }
+
+    def set_options(self, output_dir: str, naming: str, out_format: str, jpeg_quality: int,
+                    keep_metadata: bool) -> None:
+        self.out_dir.setText(output_dir)
+        self.pattern.setText(naming or "{stem}_denoised")
+        idx = self.format_combo.findData(out_format)
+        self.format_combo.setCurrentIndex(max(0, idx))
+        self.quality.setValue(jpeg_quality)
+        self.keep_metadata.setChecked(keep_metadata)
+
+    def _format_changed(self) -> None:
+        self.quality.setVisible(self.format_combo.currentData() in ("jpeg", "same"))
+
+    def _choose_out_dir(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Output folder", self.out_dir.text())
+        if d:
+            self.out_dir.setText(d)
+
+    def _add_dialog(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Add a folder to the batch")
+        if d:
+            self.add_paths([d])
+
+    def _update_buttons(self) -> None:
+        running = self.job is not None
+        has_queued = any(r.status == "queued" for r in self.rows)
+        self.start_btn.setEnabled(not running and has_queued)
+        self.cancel_all_btn.setEnabled(running or has_queued)
+        self.cancel_sel_btn.setEnabled(running or has_queued)
+        self.clear_btn.setEnabled(not running and bool(self.rows))
+        self.table.setSortingEnabled(False)
+        self.table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)

@@ -1,0 +1,106 @@
+"""The batch work function: denoise a list of files one after another (worker thread).
+
+Failures are per file: a corrupt file is marked and the queue goes on. Cancelling stops
+between tiles; the file being written is written atomically by the core, so a cancel
+never leaves a partial output, and finished outputs stay as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from denoiser.cancel import CancelToken
+from denoiser.errors import Cancelled, DenoiserError
+from denoiser.gui import backend
+from denoiser.gui.batch_plan import FORMATS
+from denoiser.gui.saving import save_pixels, settings_note
+from denoiser.gui.workers import Job
+
+
+@dataclass
+class BatchOptions:
+    model: Any
+    sigma: float | None  # None = estimate per image
+    device: str = "auto"
+    tile: int = 512
+    fmt: str = "same"
+    quality: int = 95
+    keep_metadata: bool = True
+    note: bool = True
+    overwrite: bool = False
+
+
+@dataclass
+class BatchTask:
+    """One row of the queue as the worker sees it."""
+
+    index: int
+    source: Path
+    output: Path
+    token: CancelToken = field(default_factory=CancelToken)
+
+
+def run_batch(job: Job, tasks: list[BatchTask], opts: BatchOptions) -> dict[str, int]:
+    """Process ``tasks``; reports via ``job.post``:
+    ("start", i), ("progress", i, f), ("done", i, path), ("error", i, msg), ("cancelled", i).
+    """
+    counts = {"done": 0, "error": 0, "cancelled": 0}
+    engine = None
+    for n, task in enumerate(tasks):
+        if job.is_cancelled or task.token.cancelled:
+            job.post(("cancelled", task.index))
+            counts["cancelled"] += 1
+            continue
+        job.post(("start", task.index))
+        try:
+            if engine is None:
+                engine = backend.get_engine(opts.model, opts.device)
+            out = _one(job, engine, task, opts, n, len(tasks))
+        except Cancelled:
+            job.post(("cancelled", task.index))
+            counts["cancelled"] += 1
+        except DenoiserError as e:
+            job.post(("error", task.index, str(e)))
+            counts["error"] += 1
+        except MemoryError:
+            job.post(("error", task.index, "Not enough memory; try a smaller tile size."))
+            counts["error"] += 1
+        except OSError as e:
+            job.post(("error", task.index, f"Could not access the file ({e.strerror or e})."))
+            counts["error"] += 1
+        else:
+            job.post(("done", task.index, str(out)))
+            counts["done"] += 1
+    return counts
+
+
+def _one(job: Job, engine: Any, task: BatchTask, opts: BatchOptions, n: int, total: int) -> Path:
+    def check() -> None:
+        if job.is_cancelled or task.token.cancelled:
+            raise Cancelled("cancelled")
+
+    def progress(f: float) -> None:
+        job.post(("progress", task.index, f))
+        job.progress.emit((n + f) / max(total, 1), task.source.name)
+        check()
+
+    loaded = backend.read_image(task.source)
+    check()
+    pixels = np.asarray(loaded.pixels, dtype=np.float32)
+    sigma = opts.sigma
+    if sigma is None and not getattr(opts.model, "blind", False):
+        sigma = backend.estimate_sigma(pixels)
+    result = backend.denoise(engine, pixels, sigma, tile=opts.tile, progress=progress,
+                             cancel=task.token)
+    check()  # last chance: once writing starts, the file is finished atomically
+    _, depth = FORMATS[opts.fmt]
+    task.output.parent.mkdir(parents=True, exist_ok=True)
+    device = str(getattr(engine, "device", ""))
+    note = settings_note(opts.model, sigma, device) if opts.note else None
+    return save_pixels(task.output, result, loaded=loaded, alpha=getattr(loaded, "alpha", None),
+                       bit_depth=depth, quality=opts.quality, overwrite=opts.overwrite,
+                       keep_metadata=opts.keep_metadata, note=note)

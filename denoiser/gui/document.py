@@ -1,0 +1,131 @@
+"""The open image and what has been computed for it (Qt-light: only QImage, no widgets).
+
+Building display images is done here, in worker threads, because converting a
+24-megapixel float image to a QImage takes a noticeable fraction of a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from denoiser.gui import backend
+from denoiser.gui.picture import Picture
+from denoiser.gui.qimage_convert import (
+    amplify_residual,
+    array_to_qimage,
+    qimage_to_array,
+    uncertainty_map,
+)
+
+RESIDUAL_GAIN = 4.0
+
+
+@dataclass
+class Rendered:
+    """One finished denoise of the whole image, with its display pictures."""
+
+    key: tuple  # the settings that produced it (model path, sigma, ...)
+    model: Any
+    sigma: float
+    result: np.ndarray
+    picture: Picture
+    residual: Picture
+    std: np.ndarray | None = None
+    uncertainty: Picture | None = None
+    device: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Document:
+    """An image the user opened, dropped or pasted."""
+
+    name: str
+    pixels: np.ndarray  # float32 H x W x C in 0..1
+    original: Picture
+    path: Path | None = None  # None for a pasted image
+    loaded: Any = None  # the core's LoadedImage (keeps EXIF, ICC, bit depth)
+    alpha: np.ndarray | None = None
+    sigma_estimate: float | None = None
+    rendered: Rendered | None = None
+    compare: Rendered | None = None
+    saved_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.pixels.ndim == 2 else int(self.pixels.shape[2])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return int(self.pixels.shape[1]), int(self.pixels.shape[0])
+
+    @property
+    def bit_depth(self) -> int:
+        return int(getattr(self.loaded, "bit_depth", 8) or 8)
+
+
+def make_picture(pixels: np.ndarray, alpha: np.ndarray | None = None,
+                 warm_zoom: float | None = None) -> Picture:
+    """Display picture for ``pixels``; ``warm_zoom`` pre-builds the mipmap for that zoom."""
+    pic = Picture(array_to_qimage(pixels, alpha))
+    if warm_zoom is not None:
+        pic.level_for(warm_zoom)
+    return pic
+
+
+def fit_zoom(size: tuple[int, int], view: tuple[int, int]) -> float:
+    """Zoom that fits an image of ``size`` (w, h) into ``view`` (w, h) device pixels."""
+    w, h = size
+    vw, vh = view
+    if w <= 0 or h <= 0 or vw <= 0 or vh <= 0:
+        return 1.0
+    return min(vw / w, vh / h)
+
+
+def load_document(path: str | Path, view: tuple[int, int] = (0, 0)) -> Document:
+    """Read an image file and prepare it for display (worker thread)."""
+    loaded = backend.read_image(path)
+    pixels = np.asarray(loaded.pixels, dtype=np.float32)
+    alpha = getattr(loaded, "alpha", None)
+    pic = make_picture(pixels, alpha, fit_zoom((pixels.shape[1], pixels.shape[0]), view))
+    p = Path(path)
+    return Document(name=p.name, pixels=pixels, original=pic, path=p, loaded=loaded,
+                    alpha=alpha)
+
+
+def document_from_qimage(image: QImage, name: str = "Pasted image") -> Document:
+    """A pasted image: no file, no metadata, 8 bits."""
+    pixels = qimage_to_array(image)
+    return Document(name=name, pixels=pixels, original=make_picture(pixels))
+
+
+def render_pictures(original: np.ndarray, result: np.ndarray, alpha: np.ndarray | None,
+                    std: np.ndarray | None, warm_zoom: float | None
+                    ) -> tuple[Picture, Picture, Picture | None]:
+    """Result, residual and (for a VAE) uncertainty pictures (worker thread)."""
+    pic = make_picture(result, alpha, warm_zoom)
+    residual = make_picture(amplify_residual(original, result, RESIDUAL_GAIN), None, warm_zoom)
+    unc = make_picture(uncertainty_map(std), None, warm_zoom) if std is not None else None
+    return pic, residual, unc
+
+
+def blend_uncertain(result: np.ndarray, original: np.ndarray, std: np.ndarray | None,
+                    amount: float) -> np.ndarray:
+    """Lean back toward the original where the VAE's samples disagree.
+
+    ``amount`` 0 keeps the result; 1 gives the original wherever the uncertainty is at
+    its 99th percentile or above, and proportionally less elsewhere.
+    """
+    if std is None or amount <= 0:
+        return result
+    w = uncertainty_map(std) * float(min(1.0, amount))
+    if result.ndim == 3:
+        w = w[:, :, None]
+    return (result * (1.0 - w) + original * w).astype(np.float32)

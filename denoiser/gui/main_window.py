@@ -1,0 +1,614 @@
+"""The main window: composes the widgets and wires their signals. No pixel work here.
+
+Layout: toolbar; an inline banner; the comparison view in the middle; controls in a
+dock on the right; the batch queue in a dock at the bottom; status bar with progress,
+cancel, zoom and device.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QRectF, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeyEvent,
+)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from denoiser.gui import backend
+from denoiser.gui.about_dialog import AboutDialog
+from denoiser.gui.actions import Actions
+from denoiser.gui.banner import Banner
+from denoiser.gui.batch_panel import BatchPanel
+from denoiser.gui.batch_runner import BatchOptions
+from denoiser.gui.compare_view import CompareView
+from denoiser.gui.controls_panel import ControlsPanel
+from denoiser.gui.document import Document, Rendered, document_from_qimage, load_document
+from denoiser.gui.icons import app_icon
+from denoiser.gui.picture import Patch, Picture
+from denoiser.gui.render_session import PreviewPatch, RenderSession
+from denoiser.gui.saving import save_pixels, settings_note
+from denoiser.gui.settings import AppSettings
+from denoiser.gui.workers import Job, JobRunner
+
+APP_TITLE = "denoiser-studio"
+
+
+class MainWindow(QMainWindow):
+    """Signals for tests and measurement scripts:
+    documentShown(doc), previewShown(), resultShown(), saved(path), modelsLoaded(list).
+    """
+
+    documentShown = Signal(object)
+    previewShown = Signal()
+    resultShown = Signal()
+    saved = Signal(str)
+    modelsLoaded = Signal(list)
+
+    def __init__(self, settings: AppSettings | None = None, model: str | None = None,
+                 device: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings or AppSettings()
+        self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.setObjectName("main_window")
+        self.runner = JobRunner(self)
+        self.session = RenderSession(self.runner, self)
+        self.doc: Document | None = None
+        self.models: list[Any] = []
+        self.timings: dict[str, float] = {}
+        self._load_job: Job | None = None
+        self._model_override = model
+
+        # centre: banner over the comparison view
+        self.banner = Banner()
+        self.view = CompareView()
+        centre = QWidget()
+        lay = QVBoxLayout(centre)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.view, 1)
+        self.setCentralWidget(centre)
+
+        # docks
+        self.controls = ControlsPanel()
+        self.controls_dock = self._dock("Controls", "controls_dock", self.controls,
+                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.batch = BatchPanel(self.runner, self.batch_options)
+        self.batch_dock = self._dock("Batch queue", "batch_dock", self.batch,
+                                     Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.batch_dock.hide()
+
+        # status bar
+        self.progress = QProgressBar()
+        self.progress.setObjectName("progress")
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(False)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setObjectName("cancel_button")
+        self.status_text = QLabel("")
+        self.zoom_label = QLabel("")
+        self.zoom_label.setMinimumWidth(60)
+        sb = self.statusBar()
+        sb.addWidget(self.status_text, 1)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_btn)
+        sb.addPermanentWidget(self.zoom_label)
+        self._set_running(False)
+
+        # actions
+        self.actions_ = Actions(self)
+        self.note_action = QAction("Note Model and Settings in Saved Files", self)
+        self.note_action.setCheckable(True)
+        self.actions_.build_menus(self)
+        self.menuBar().actions()[0].menu().insertAction(self.actions_.quit, self.note_action)
+        self.toolbar = self.actions_.build_toolbar(self)
+        self._connect()
+        self._restore_settings(device)
+        self.controls.set_available_devices(backend.available_devices())
+        self._load_models()
+
+    # ----- composition -------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget: QWidget,
+              area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _connect(self) -> None:
+        a = self.actions_
+        a.open.triggered.connect(self.open_dialog)
+        a.open_folder.triggered.connect(self.open_folder_dialog)
+        a.paste.triggered.connect(self.paste)
+        a.save.triggered.connect(self.save)
+        a.save_as.triggered.connect(self.save_as)
+        a.quit.triggered.connect(self.close)
+        a.clear_recent.triggered.connect(self._clear_recent)
+        a.toggle.triggered.connect(lambda: self.view.set_hold(not self.view.holding()))
+        a.zoom_in.triggered.connect(lambda: self.view.zoom_by(1.25))
+        a.zoom_out.triggered.connect(lambda: self.view.zoom_by(0.8))
+        a.zoom_fit.triggered.connect(self.view.fit)
+        a.zoom_100.triggered.connect(lambda: self.view.set_zoom(1.0))
+        a.zoom_200.triggered.connect(lambda: self.view.set_zoom(2.0))
+        a.loupe.toggled.connect(self.view.set_loupe_visible)
+        a.mode_split.triggered.connect(lambda: self.set_view_mode("split"))
+        a.mode_side.triggered.connect(lambda: self.set_view_mode("side"))
+        a.mode_models.triggered.connect(lambda: self.set_view_mode("models"))
+        a.layer_result.triggered.connect(lambda: self.view.set_layer("result"))
+        a.layer_residual.triggered.connect(lambda: self.view.set_layer("residual"))
+        a.layer_uncertainty.triggered.connect(lambda: self.view.set_layer("uncertainty"))
+        a.cancel.triggered.connect(self.cancel_render)
+        a.show_batch.toggled.connect(self.batch_dock.setVisible)
+        self.batch_dock.visibilityChanged.connect(a.show_batch.setChecked)
+        a.show_controls.toggled.connect(self.controls_dock.setVisible)
+        self.controls_dock.visibilityChanged.connect(a.show_controls.setChecked)
+        a.about.triggered.connect(self.show_about)
+        self.cancel_btn.clicked.connect(self.cancel_render)
+
+        self.controls.paramsChanged.connect(self._params_changed)
+        self.controls.compareToggled.connect(self._compare_toggled)
+        self.view.viewChanged.connect(self._view_changed)
+        self.session.engineReady.connect(self._engine_ready)
+        self.session.sigmaEstimated.connect(self.controls.set_estimate)
+        self.session.previewReady.connect(self._show_preview)
+        self.session.resultReady.connect(self._show_result)
+        self.session.compareReady.connect(self._show_compare)
+        self.session.progress.connect(self._progress)
+        self.session.runningChanged.connect(self._set_running)
+        self.session.failed.connect(lambda m: self.banner.show_message(m, "error"))
+        self.batch.message.connect(lambda m: self.banner.show_message(m, "warning", 8000))
+        self.batch.batchFinished.connect(self._batch_finished)
+
+    # ----- getting images in ---------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        md = event.mimeData()
+        if md.hasUrls() or md.hasImage():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        md = event.mimeData()
+        self.timings = {"drop": time.perf_counter()}
+        paths = [u.toLocalFile() for u in md.urls() if u.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+            event.acceptProposedAction()
+        elif md.hasImage():
+            self.open_qimage(QImage(md.imageData()), "Dropped image")
+            event.acceptProposedAction()
+        else:
+            self.banner.show_message("Only local files, folders or images can be dropped here.",
+                                     "warning", 6000)
+            event.ignore()
+
+    def open_paths(self, paths: list[str | Path]) -> None:
+        """Open one file in the viewer; queue several files or folders as a batch."""
+        ps = [Path(p) for p in paths]
+        missing = [p for p in ps if not p.exists()]
+        ps = [p for p in ps if p.exists()]
+        if missing:
+            self.banner.show_message(f"{missing[0]} does not exist.", "error")
+        if not ps:
+            return
+        if len(ps) == 1 and ps[0].is_file():
+            self.open_file(ps[0])
+            return
+        added, skipped = self.batch.add_paths(ps)
+        self.batch_dock.show()
+        if added:
+            first = next((r.source.path for r in self.batch.rows[-added:]), None)
+            self.status_text.setText(f"Queued {added} image(s) for the batch; press Start.")
+            if first is not None:
+                self.open_file(first)
+        elif not skipped:
+            self.banner.show_message("No supported images were found there.", "warning", 8000)
+
+    def open_file(self, path: str | Path) -> None:
+        """Load in a worker; the old image stays until the new one is ready."""
+        path = Path(path)
+        if not self.timings.get("drop"):
+            self.timings = {"drop": time.perf_counter()}
+        if path.is_dir():
+            self.open_paths([path])
+            return
+        if not backend.is_supported(path):
+            self.banner.show_message(f"{path.name} is not a supported image type.", "error")
+            return
+        if self._load_job is not None:
+            self._load_job.cancel()
+        self.status_text.setText(f"Opening {path.name}…")
+        view = self.view.active_canvas()
+        dpr = view.devicePixelRatioF()
+        size = (int(view.width() * dpr), int(view.height() * dpr))
+        self._load_job = self.runner.submit(
+            lambda job: load_document(path, size), "load",
+            succeeded=self._loaded,
+            failed=lambda m: self._load_failed(path, m),
+        )
+
+    def _loaded(self, doc: Document) -> None:
+        self._load_job = None
+        self.set_document(doc)
+        if doc.path is not None:
+            self.settings.add_recent_file(doc.path)
+            self.settings.set("last_open_dir", str(doc.path.parent))
+            self._update_recent_menu()
+
+    def _load_failed(self, path: Path, message: str) -> None:
+        self._load_job = None
+        self.status_text.setText("")
+        self.banner.show_message(message, "error")
+
+    def open_qimage(self, image: QImage, name: str = "Pasted image") -> None:
+        if image.isNull():
+            self.banner.show_message("The clipboard has no image.", "warning", 6000)
+            return
+        self.set_document(document_from_qimage(image, name))
+
+    def paste(self) -> None:
+        md = QGuiApplication.clipboard().mimeData()
+        if md is not None and md.hasUrls():
+            paths = [u.toLocalFile() for u in md.urls() if u.isLocalFile()]
+            if paths:
+                self.open_paths(paths)
+                return
+        self.open_qimage(QGuiApplication.clipboard().image())
+
+    def open_dialog(self) -> None:
+        suffixes = " ".join(f"*{s}" for s in backend.supported_suffixes())
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open image", self.settings.get("last_open_dir"),
+            f"Images ({suffixes});;All files (*)")
+        if path:
+            self.timings = {}
+            self.open_file(path)
+
+    def open_folder_dialog(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Folder to denoise",
+                                             self.settings.get("last_open_dir"))
+        if d:
+            self.open_paths([d])
+
+    def set_document(self, doc: Document) -> None:
+        """Show a new image and start denoising what is in view."""
+        self.doc = doc
+        self.banner.hide()
+        self.view.clear()
+        self.view.set_picture("original", doc.original)
+        self.controls.set_estimate(None)
+        w, h = doc.size
+        self.setWindowTitle(f"{doc.name} ({w}×{h}) — {APP_TITLE}")
+        self.status_text.setText(f"{doc.name}: {w}×{h}, {doc.bit_depth}-bit")
+        self.timings["shown"] = time.perf_counter()
+        self.documentShown.emit(doc)
+        self._update_save_actions()
+        self._view_changed()
+        self.session.want_compare = self.view.mode() == "models"
+        self.session.params = self.controls.params()
+        self.session.set_document(doc)
+
+    # ----- rendering ------------------------------------------------------------------
+    def _params_changed(self) -> None:
+        params = self.controls.params()
+        if params is None:
+            return
+        self.session.want_compare = self.view.mode() == "models"
+        self.session.set_params(params, immediate=self.session.params is None)
+        if params.compare_model is not None:
+            self.view.set_model_names(params.model.name, params.compare_model.name)
+
+    def _compare_toggled(self, on: bool) -> None:
+        if on and self.view.mode() != "models":
+            self.actions_.mode_models.setChecked(True)
+            self.set_view_mode("models")
+        elif not on and self.view.mode() == "models":
+            self.actions_.mode_side.setChecked(True)
+            self.set_view_mode("side")
+
+    def set_view_mode(self, mode: str) -> None:
+        self.view.set_mode(mode)
+        {"split": self.actions_.mode_split, "side": self.actions_.mode_side,
+         "models": self.actions_.mode_models}[mode].setChecked(True)
+        if mode == "models":
+            if not self.controls.comparing():
+                self.controls.compare_box.setChecked(True)  # emits paramsChanged
+            self.session.want_compare = True
+            if self.doc is not None and self.doc.compare is None and self.session.is_current():
+                self.session.start_compare()
+
+    def _view_changed(self) -> None:
+        canvas = self.view.active_canvas()
+        self.zoom_label.setText(f"{canvas.zoom() * 100:.0f} %" if canvas.has_image() else "")
+        if canvas.has_image():
+            self.session.set_view(canvas.visible_box(), canvas.zoom())
+
+    def _engine_ready(self, device: str, reason: str) -> None:
+        self.controls.set_device_status(device, reason)
+        if reason:
+            self.banner.show_message(
+                f"Using the CPU instead of {self.controls.device().upper()}: {reason}.",
+                "warning")
+
+    def _show_preview(self, patch: PreviewPatch) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        base = doc.original.base
+        self.view.set_picture("result", Picture(base, [patch.result]))
+        grey = QImage(1, 1, QImage.Format.Format_Grayscale8)
+        grey.fill(128)
+        self.view.set_picture("residual", Picture(base, [Patch(grey, QRectF(0, 0, *doc.size)),
+                                                         patch.residual]))
+        self.timings.setdefault("preview", time.perf_counter())
+        self.previewShown.emit()
+
+    def _show_result(self, r: Rendered) -> None:
+        self.view.set_picture("result", r.picture)
+        self.view.set_picture("residual", r.residual)
+        self.view.set_picture("uncertainty", r.uncertainty)
+        self.actions_.layer_uncertainty.setEnabled(r.uncertainty is not None)
+        sigma = "blind" if r.sigma < 0 else f"σ {r.sigma:.1f}"
+        self.status_text.setText(f"Denoised with {r.model.name} ({sigma}) in {r.seconds:.1f} s "
+                                 f"on {r.device.upper() or 'CPU'}.")
+        self.timings.setdefault("result", time.perf_counter())
+        self._update_save_actions()
+        self.resultShown.emit()
+
+    def _show_compare(self, r: Rendered) -> None:
+        self.view.set_picture("result_b", r.picture)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(round(fraction * 1000))
+        self.progress.setToolTip(message)
+
+    def _set_running(self, running: bool) -> None:
+        self.progress.setVisible(running)
+        self.cancel_btn.setVisible(running)
+        if not running:
+            self.progress.setValue(0)
+
+    def cancel_render(self) -> None:
+        if self.session.is_running():
+            self.session.cancel()
+            self.status_text.setText("Cancelled; change a setting to denoise again.")
+
+    # ----- saving ---------------------------------------------------------------------
+    def _update_save_actions(self) -> None:
+        ok = self.doc is not None and self.doc.rendered is not None
+        self.actions_.save.setEnabled(ok)
+        self.actions_.save_as.setEnabled(ok)
+
+    def default_save_path(self) -> Path:
+        doc = self.doc
+        assert doc is not None
+        out_dir = self.settings.get("output_dir")
+        stem = doc.path.stem if doc.path else "pasted"
+        suffix = doc.path.suffix.lower() if doc.path else ".png"
+        folder = Path(out_dir) if out_dir else (doc.path.parent if doc.path else Path.home())
+        return folder / f"{stem}_denoised{suffix}"
+
+    def save(self) -> None:
+        if self.doc is None or self.doc.rendered is None:
+            return
+        if self.doc.saved_path is not None:
+            self.save_to(self.doc.saved_path, overwrite=True)
+        else:
+            self.save_as()
+
+    def save_as(self) -> None:
+        if self.doc is None or self.doc.rendered is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save denoised image", str(self.default_save_path()),
+            "Same type as the name (*.*);;PNG (*.png);;JPEG (*.jpg);;TIFF (*.tif)")
+        if path:
+            # the dialog has asked about replacing an existing file already
+            self.save_to(path, overwrite=True)
+
+    def ask(self, title: str, question: str) -> bool:
+        """Yes/no question (tests replace this)."""
+        reply = QMessageBox.question(self, title, question)
+        return reply == QMessageBox.StandardButton.Yes
+
+    def save_to(self, path: str | Path, overwrite: bool = False) -> Job | None:
+        """Write the current result in a worker; asks before replacing the original."""
+        doc = self.doc
+        if doc is None or doc.rendered is None:
+            return None
+        path = Path(path)
+        if doc.path is not None and path.exists() and path.resolve() == doc.path.resolve():
+            if not self.ask("Replace the original?",
+                            f"{path.name} is the original photo. Replace it with the "
+                            "denoised version? This cannot be undone."):
+                return None
+            overwrite = True
+        r = doc.rendered
+        note = settings_note(r.model, r.sigma, r.device) if self.note_action.isChecked() else None
+        self.status_text.setText(f"Saving {path.name}…")
+        return self.runner.submit(
+            lambda job: save_pixels(path, r.result, loaded=doc.loaded, alpha=doc.alpha,
+                                    quality=self.settings.get("jpeg_quality"),
+                                    overwrite=overwrite, note=note),
+            "save", succeeded=lambda p: self._saved(doc, Path(p)),
+            failed=lambda m: self.banner.show_message(m, "error"),
+        )
+
+    def _saved(self, doc: Document, path: Path) -> None:
+        doc.saved_path = path
+        self.settings.set("output_dir", str(path.parent))
+        self.status_text.setText(f"Saved {path}")
+        self.saved.emit(str(path))
+
+    # ----- batch ----------------------------------------------------------------------
+    def batch_options(self) -> BatchOptions | None:
+        p = self.controls.params()
+        if p is None:
+            return None
+        return BatchOptions(model=p.model, sigma=p.sigma, device=p.device, tile=p.tile,
+                            note=self.note_action.isChecked())
+
+    def _batch_finished(self, totals: dict) -> None:
+        self.status_text.setText(f"Batch: {totals['done']} done, {totals['error']} failed, "
+                                 f"{totals['cancelled']} cancelled.")
+
+    # ----- models ---------------------------------------------------------------------
+    def _load_models(self) -> None:
+        self.runner.submit(lambda job: backend.discover_models(), "models",
+                           succeeded=self._models_loaded,
+                           failed=lambda m: self.banner.show_message(m, "error"))
+
+    def _models_loaded(self, models: list[Any]) -> None:
+        if self._model_override:
+            try:
+                extra = backend.find_model(self._model_override)
+            except Exception as e:  # noqa: BLE001 - shown to the user, app keeps going
+                self.banner.show_message(str(e), "error")
+            else:
+                models = [extra] + [m for m in models if m.path != extra.path]
+        self.models = models
+        want = self._model_override or self.settings.get("model") or None
+        if want and not any(want in (m.name, str(m.path)) for m in models):
+            want = None
+        if want is None and models:
+            try:
+                want = backend.default_model(3).name
+            except Exception:  # noqa: BLE001 - no default is fine, the first model is used
+                want = None
+        self.controls.set_models(models, want, self.settings.get("compare_model") or None)
+        if not models:
+            self.banner.show_message(
+                "No denoising model is installed, so images can be viewed but not denoised.",
+                "warning")
+        self.modelsLoaded.emit(models)
+
+    def show_about(self) -> None:
+        AboutDialog(self.models, self.settings.file_name, self).exec()
+
+    # ----- keys -----------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self.view.set_hold(True)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self.view.set_hold(False)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    # ----- settings -------------------------------------------------------------------
+    def _restore_settings(self, device: str | None) -> None:
+        s = self.settings
+        geo, state = s.geometry(), s.window_state()
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1280, 800)
+        if state is not None:
+            self.restoreState(state)
+        c = self.controls
+        for w in (c, c.model_picker, c.compare_picker):
+            w.blockSignals(True)
+        c.set_sigma(s.get("sigma"))
+        c.set_auto(s.get("auto_sigma"))
+        c.set_device(device or s.get("device"))
+        c.set_tile(s.get("tile"))
+        c.blend_slider.setValue(round(s.get("uncertainty_blend") * 100))
+        for w in (c, c.model_picker, c.compare_picker):
+            w.blockSignals(False)
+        self.batch.set_options(s.get("output_dir"), s.get("naming"), s.get("out_format"),
+                               s.get("jpeg_quality"), s.get("keep_metadata"))
+        self.note_action.setChecked(s.get("note_metadata"))
+        mode = s.get("view_mode")
+        self.set_view_mode(mode if mode in ("split", "side") else "split")
+        self.actions_.loupe.setChecked(s.get("loupe"))
+        self.actions_.show_batch.setChecked(self.batch_dock.isVisible())
+        self.actions_.show_controls.setChecked(self.controls_dock.isVisible())
+        self._update_recent_menu()
+
+    def save_settings(self) -> None:
+        s, c = self.settings, self.controls
+        m = c.model_picker.current()
+        if m is not None:
+            s.set("model", m.name)
+        cm = c.compare_picker.current()
+        if cm is not None:
+            s.set("compare_model", cm.name)
+        s.set("sigma", c.sigma())
+        s.set("auto_sigma", c.is_auto())
+        s.set("device", c.device())
+        s.set("tile", c.tile_spin.value())
+        s.set("uncertainty_blend", c.blend_slider.value() / 100)
+        s.set("view_mode", self.view.mode())
+        s.set("loupe", self.actions_.loupe.isChecked())
+        s.set("note_metadata", self.note_action.isChecked())
+        for k, v in self.batch.options().items():
+            s.set(k, v)
+        s.set_window(self.saveGeometry(), self.saveState())
+        s.sync()
+
+    def _update_recent_menu(self) -> None:
+        menu = self.actions_.recent_menu
+        menu.clear()
+        recent = self.settings.recent_files()
+        for p in recent:
+            a = menu.addAction(Path(p).name)
+            a.setToolTip(p)
+            a.triggered.connect(lambda _=False, p=p: self._open_recent(p))
+        if recent:
+            menu.addSeparator()
+            menu.addAction(self.actions_.clear_recent)
+        menu.setEnabled(bool(recent))
+
+    def _open_recent(self, path: str) -> None:
+        self.timings = {}
+        self.open_file(path)
+
+    def _clear_recent(self) -> None:
+        self.settings.clear_recent_files()
+        self._update_recent_menu()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.save_settings()
+        self.session.cancel()
+        self.batch.cancel_all()
+        self.runner.shutdown()
+        super().closeEvent(event)
+
+
+def file_url(path: str | Path) -> QUrl:
+    """A local-file URL (for drops in tests and scripts)."""
+    return QUrl.fromLocalFile(str(path))
+
+
+__all__ = ["MainWindow", "file_url"]

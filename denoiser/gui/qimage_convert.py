@@ -1,0 +1,83 @@
+"""numpy <-> QImage conversion for display.
+
+Display is always 8 bits per channel: the core keeps float32 pixels in 0..1 and the
+GUI only needs something to paint. Conversions copy into a QImage that owns its
+memory, because a QImage built on a numpy buffer dangles once the array is freed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Float 0..1 (any shape) to uint8 with rounding; values outside 0..1 are clipped."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    out = np.empty(pixels.shape, dtype=np.float32)
+    np.multiply(pixels, 255.0, out=out, casting="unsafe")
+    np.add(out, 0.5, out=out)
+    np.clip(out, 0.0, 255.0, out=out)
+    return out.astype(np.uint8)
+
+
+def array_to_qimage(pixels: np.ndarray, alpha: np.ndarray | None = None) -> QImage:
+    """Make an owning QImage from H x W, H x W x 1 or H x W x 3 float (0..1) or uint8 pixels.
+
+    ``alpha`` (H x W, same scale as pixels) gives an RGBA image so transparent
+    areas show the canvas' checkerboard instead of black.
+    """
+    arr = to_uint8(np.asarray(pixels))
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    h, w = arr.shape[:2]
+    if alpha is not None:
+        a = to_uint8(np.asarray(alpha).reshape(h, w))
+        rgb = arr if arr.ndim == 3 else np.repeat(arr[:, :, None], 3, axis=2)
+        arr = np.ascontiguousarray(np.dstack([rgb[:, :, :3], a]))
+        fmt = QImage.Format.Format_RGBA8888
+    elif arr.ndim == 2:
+        arr = np.ascontiguousarray(arr)
+        fmt = QImage.Format.Format_Grayscale8
+    else:
+        arr = np.ascontiguousarray(arr[:, :, :3])
+        fmt = QImage.Format.Format_RGB888
+    image = QImage(arr.data, w, h, arr.strides[0], fmt)
+    return image.copy()  # detach from the numpy buffer
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """QImage (e.g. from the clipboard) to float32 H x W x 3 (or x 1 for greyscale) in 0..1."""
+    if image.isGrayscale() and not image.hasAlphaChannel():
+        img = image.convertToFormat(QImage.Format.Format_Grayscale8)
+        channels = 1
+    else:
+        img = image.convertToFormat(QImage.Format.Format_RGB888)
+        channels = 3
+    w, h = img.width(), img.height()
+    buf = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h)
+    rows = buf.reshape(h, img.bytesPerLine())[:, : w * channels]
+    arr = rows.reshape(h, w, channels).astype(np.float32) / 255.0
+    return arr
+
+
+def amplify_residual(original: np.ndarray, result: np.ndarray, gain: float = 4.0) -> np.ndarray:
+    """Input minus output, amplified around mid-grey, so removed structure stands out.
+
+    Pure noise shows as even grain; edges or texture showing through mean the model
+    removed detail.
+    """
+    diff = original.astype(np.float32) - result.astype(np.float32)
+    return np.clip(diff * gain + 0.5, 0.0, 1.0)
+
+
+def uncertainty_map(std: np.ndarray) -> np.ndarray:
+    """Scale a per-pixel standard deviation to 0..1 for display (99th percentile = white)."""
+    s = std.astype(np.float32)
+    if s.ndim == 3:
+        s = s.mean(axis=2)
+    top = float(np.percentile(s, 99)) if s.size else 0.0
+    if top <= 1e-8:
+        return np.zeros_like(s)
+    return np.clip(s / top, 0.0, 1.0)

@@ -1,0 +1,328 @@
+"""Schedules denoising of the open image: the view first, then the whole image.
+
+Why a separate object: the window should only compose widgets, and the rules for
+"what to compute next" (debounce the strength slider, drop stale jobs, preview what is
+on screen, then the full image, then a second model) are easier to test without one.
+
+Every job carries a generation number; results from an older generation are ignored,
+so a fast slider never shows a stale picture, and cancelled jobs simply fade out.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal
+
+from denoiser.gui import backend, preview
+from denoiser.gui.document import Document, Rendered, blend_uncertain, render_pictures
+from denoiser.gui.picture import Patch
+from denoiser.gui.qimage_convert import amplify_residual, array_to_qimage
+from denoiser.gui.workers import Job, JobRunner
+
+DEBOUNCE_MS = 180
+VIEW_DEBOUNCE_MS = 250
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    """Everything that decides what the result looks like."""
+
+    model: Any  # denoiser.models.ModelInfo
+    sigma: float | None = None  # None = Auto (estimated)
+    device: str = "auto"
+    tile: int = 512
+    samples: int = 0  # VAE samples for the uncertainty view (0 = off)
+    blend: float = 0.0  # lean toward the original where the VAE is unsure
+    compare_model: Any = None
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def key(self, sigma_used: float | None) -> tuple:
+        s = None if sigma_used is None else round(float(sigma_used), 2)
+        return (str(getattr(self.model, "path", self.model)), s, self.samples,
+                round(self.blend, 2))
+
+
+@dataclass
+class PreviewPatch:
+    box: tuple[int, int, int, int]
+    factor: int
+    result: Patch
+    residual: Patch
+
+
+class RenderSession(QObject):
+    """Runs render jobs for one document at a time and reports in GUI-thread signals."""
+
+    engineReady = Signal(str, str)  # device actually used, fallback reason ("" if none)
+    sigmaEstimated = Signal(float)
+    previewReady = Signal(object)  # PreviewPatch
+    resultReady = Signal(object)  # Rendered
+    compareReady = Signal(object)  # Rendered for the second model
+    progress = Signal(float, str)
+    runningChanged = Signal(bool)
+    failed = Signal(str)
+
+    def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.doc: Document | None = None
+        self.params: RenderParams | None = None
+        self._view: tuple[tuple[int, int, int, int], float] = ((0, 0, 0, 0), 1.0)
+        self._gen = 0
+        self._main: Job | None = None
+        self._preview: Job | None = None
+        self._compare: Job | None = None
+        self._preview_done: tuple[tuple[int, int, int, int], int] | None = None
+        self._restart = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._restart.timeout.connect(self.start_now)
+        self._view_timer = QTimer(self, singleShot=True, interval=VIEW_DEBOUNCE_MS)
+        self._view_timer.timeout.connect(self._preview_view)
+        self.want_compare = False
+        self.last_timings: dict[str, float] = {}
+
+    # ----- inputs ----------------------------------------------------------------
+    def set_document(self, doc: Document | None) -> None:
+        """A new image: start at once (no debounce), view first."""
+        self.doc = doc
+        self._preview_done = None
+        if doc is None:
+            self.cancel()
+            return
+        self.start_now()
+
+    def set_params(self, params: RenderParams, immediate: bool = False) -> None:
+        """New settings: re-render after a short pause so a dragged slider stays fluid."""
+        self.params = params
+        if self.doc is None:
+            return
+        if immediate:
+            self.start_now()
+        else:
+            self._restart.start()
+
+    def set_view(self, box: tuple[int, int, int, int], zoom: float) -> None:
+        """The user panned or zoomed; preview the new area if the result is not there yet."""
+        self._view = (box, zoom)
+        if self.doc is not None and not self.is_current():
+            self._view_timer.start()
+
+    def is_current(self) -> bool:
+        """True when the document's full result matches the current settings."""
+        doc, params = self.doc, self.params
+        if doc is None or params is None or doc.rendered is None:
+            return False
+        sigma = params.sigma if params.sigma is not None else doc.sigma_estimate
+        return doc.rendered.key == params.key(sigma)
+
+    def is_running(self) -> bool:
+        return any(j is not None and j.isRunning() for j in (self._main, self._preview,
+                                                             self._compare))
+
+    def cancel(self) -> None:
+        """Stop everything for this document (the cancel button)."""
+        self._gen += 1
+        self._restart.stop()
+        self._view_timer.stop()
+        for job in (self._main, self._preview, self._compare):
+            if job is not None:
+                job.cancel()
+        self._main = self._preview = self._compare = None
+        self.runningChanged.emit(False)
+
+    # ----- jobs ------------------------------------------------------------------
+    def start_now(self) -> None:
+        self._restart.stop()
+        doc, params = self.doc, self.params
+        if doc is None or params is None:
+            return
+        self.cancel()
+        gen = self._gen
+        box, zoom = self._view
+        if box[2] <= box[0] or box[3] <= box[1]:
+            box = (0, 0, doc.pixels.shape[0], doc.pixels.shape[1])
+        self._preview_done = None
+        t0 = time.perf_counter()
+        self.last_timings = {"start": t0}
+
+        def work(job: Job) -> Any:
+            engine = backend.get_engine(params.model, params.device)
+            yield ("engine", str(getattr(engine, "device", params.device)),
+                   str(getattr(engine, "fallback_reason", "") or ""))
+            sigma = yield from _resolve_sigma(doc, params)
+            patch = _make_preview(engine, doc, sigma, box, zoom)
+            yield ("preview", patch)
+            return _full_render(job, engine, doc, params, sigma, zoom, t0)
+
+        self._main = self.runner.submit(
+            work, "render",
+            progress=lambda f, m: self._if_gen(gen, self.progress.emit, f, m),
+            yielded=lambda v: self._if_gen(gen, self._on_yield, v),
+            succeeded=lambda r: self._if_gen(gen, self._on_result, r),
+            failed=lambda m: self._if_gen(gen, self._on_failed, m),
+            cancelled=lambda: None,
+        )
+        self.runningChanged.emit(True)
+
+    def _preview_view(self) -> None:
+        """Preview-only job for a new view while the full render is still on its way."""
+        doc, params = self.doc, self.params
+        if doc is None or params is None or self.is_current():
+            return
+        box, zoom = self._view
+        want_box, want_factor = preview.plan(box, zoom)
+        done = self._preview_done
+        if done and preview.covers(done[0], want_box) and done[1] <= want_factor:
+            return
+        if self._preview is not None:
+            self._preview.cancel()
+        gen = self._gen
+
+        def work(job: Job) -> Any:
+            engine = backend.get_engine(params.model, params.device)
+            sigma = yield from _resolve_sigma(doc, params)
+            job.token.raise_if_cancelled()
+            return _make_preview(engine, doc, sigma, box, zoom)
+
+        self._preview = self.runner.submit(
+            work, "preview",
+            yielded=lambda v: self._if_gen(gen, self._on_yield, v),
+            succeeded=lambda p: self._if_gen(gen, self._on_yield, ("preview", p)),
+            failed=lambda m: self._if_gen(gen, self._on_failed, m),
+        )
+
+    def start_compare(self) -> None:
+        """Denoise with the second model (two models side by side)."""
+        doc, params = self.doc, self.params
+        if doc is None or params is None or params.compare_model is None:
+            return
+        if self._compare is not None:
+            self._compare.cancel()
+        gen = self._gen
+        cparams = RenderParams(model=params.compare_model, sigma=params.sigma,
+                               device=params.device, tile=params.tile)
+        zoom = self._view[1]
+
+        def work(job: Job) -> Any:
+            engine = backend.get_engine(cparams.model, cparams.device)
+            sigma = yield from _resolve_sigma(doc, cparams)
+            return _full_render(job, engine, doc, cparams, sigma, zoom, time.perf_counter())
+
+        self._compare = self.runner.submit(
+            work, "compare",
+            progress=lambda f, m: self._if_gen(gen, self.progress.emit, f, f"Model B: {m}"),
+            yielded=lambda v: self._if_gen(gen, self._on_yield, v),
+            succeeded=lambda r: self._if_gen(gen, self._on_compare, r),
+            failed=lambda m: self._if_gen(gen, self._on_failed, m),
+        )
+
+    # ----- results (GUI thread) --------------------------------------------------
+    def _if_gen(self, gen: int, fn: Any, *args: Any) -> None:
+        if gen == self._gen:
+            fn(*args)
+
+    def _on_yield(self, value: tuple) -> None:
+        kind = value[0]
+        if kind == "engine":
+            self.engineReady.emit(value[1], value[2])
+        elif kind == "sigma":
+            if self.doc is not None and self.params is not None and self.params.sigma is None:
+                self.doc.sigma_estimate = value[1]
+            self.sigmaEstimated.emit(value[1])
+        elif kind == "preview" and value[1] is not None:
+            patch: PreviewPatch = value[1]
+            if self.is_current():
+                return
+            if "preview" not in self.last_timings:
+                self.last_timings["preview"] = time.perf_counter()
+            self._preview_done = (patch.box, patch.factor)
+            self.previewReady.emit(patch)
+
+    def _on_result(self, rendered: Rendered) -> None:
+        if self.doc is not None:
+            self.doc.rendered = rendered
+        self.last_timings["result"] = time.perf_counter()
+        self._main = None
+        self.resultReady.emit(rendered)
+        if self.want_compare and self.params is not None and self.params.compare_model:
+            self.start_compare()
+        elif not self.is_running():
+            self.runningChanged.emit(False)
+
+    def _on_compare(self, rendered: Rendered) -> None:
+        if self.doc is not None:
+            self.doc.compare = rendered
+        self._compare = None
+        self.compareReady.emit(rendered)
+        if not self.is_running():
+            self.runningChanged.emit(False)
+
+    def _on_failed(self, message: str) -> None:
+        self.cancel()
+        self.failed.emit(message)
+
+
+# ----- work functions (worker threads) -----------------------------------------------
+def _resolve_sigma(doc: Document, params: RenderParams) -> Any:
+    """The sigma to use: the user's, or the document's estimate (computed once)."""
+    if getattr(params.model, "blind", False):
+        return params.sigma
+    if params.sigma is not None:
+        return params.sigma
+    sigma = doc.sigma_estimate
+    if sigma is None:
+        sigma = backend.estimate_sigma(doc.pixels)
+    yield ("sigma", sigma)
+    return sigma
+
+
+def _make_preview(engine: Any, doc: Document, sigma: float | None,
+                  box: tuple[int, int, int, int], zoom: float) -> PreviewPatch | None:
+    pbox, factor = preview.plan(box, zoom)
+    y0, x0, y1, x1 = pbox
+    if y1 <= y0 or x1 <= x0:
+        return None
+    if factor == 1:
+        out = backend.denoise_region(engine, doc.pixels, sigma, pbox)
+        orig = doc.pixels[y0:y1, x0:x1]
+    else:
+        orig = preview.block_mean(doc.pixels, pbox, factor)
+        s = None if sigma is None else sigma / factor
+        out = backend.denoise(engine, orig, s)
+    rect = QRectF(x0, y0, x1 - x0, y1 - y0)
+    alpha = None
+    if doc.alpha is not None and factor == 1:
+        alpha = doc.alpha[y0:y1, x0:x1]
+    return PreviewPatch(
+        box=pbox, factor=factor,
+        result=Patch(array_to_qimage(out, alpha), rect),
+        residual=Patch(array_to_qimage(amplify_residual(orig, out)), rect),
+    )
+
+
+def _full_render(job: Job, engine: Any, doc: Document, params: RenderParams,
+                 sigma: float | None, zoom: float, t0: float) -> Rendered:
+    samples = params.samples if getattr(params.model, "stochastic", False) else 0
+    share = 0.5 if samples else 1.0
+    job.set_progress(0.0, "Denoising")
+    result = backend.denoise(
+        engine, doc.pixels, sigma, tile=params.tile,
+        progress=lambda f: job.set_progress(f * share, "Denoising"), cancel=job.token)
+    std = None
+    if samples:
+        _, std = backend.sample(
+            engine, doc.pixels, sigma, samples, tile=params.tile,
+            progress=lambda f: job.set_progress(share + f * (1 - share), "Measuring uncertainty"),
+            cancel=job.token)
+    result = np.asarray(result, dtype=np.float32)
+    shown = blend_uncertain(result, doc.pixels, std, params.blend)
+    job.set_progress(1.0, "Preparing display")
+    pic, residual, unc = render_pictures(doc.pixels, shown, doc.alpha, std, zoom)
+    return Rendered(
+        key=params.key(sigma), model=params.model, sigma=sigma if sigma is not None else -1.0,
+        result=shown, picture=pic, residual=residual, std=std, uncertainty=unc,
+        device=str(getattr(engine, "device", "")), seconds=time.perf_counter() - t0,
+    )
