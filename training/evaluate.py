@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     results = evaluate(args.model, args.data, args.sigmas, args.peers, args.limit,
                        args.peer_limit, args.threads, args.vae_samples)
+    results["command"] = "python -m training.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     print_table(results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,87 @@
+"""Write docs/models.md from evaluation JSON files and training logs: no figure typed by hand.
+
+``python -m training.report --eval docs/eval/*.json --logs runs/*/log.csv --out docs``
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+PUBLISHED = {  # published PSNR (dB), sigma 15 / 25 / 50, from the papers (for reference only)
+    "CBSD68": {"FFDNet": ["33.87", "31.21", "27.96"], "DRUNet": ["34.30", "31.69", "28.51"]},
+    "BSD68": {"DnCNN": ["31.73", "29.23", "26.23"], "DRUNet": ["31.91", "29.48", "26.59"]},
+    "Set12": {"DnCNN": ["32.86", "30.44", "27.18"], "DRUNet": ["33.25", "30.94", "27.90"]},
+}
+
+
+def plot_curves(logs: list[Path], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 4))
+    for log in logs:
+        with open(log) as f:
+            rows = list(csv.DictReader(f))
+        name = log.parent.name
+        ax_loss.plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows], label=name)
+        val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r["val_psnr"]]
+        if val:
+            ax_psnr.plot(*zip(*val), label=name)
+    ax_loss.set(xlabel="step", ylabel="training loss (smoothed)", yscale="log")
+    ax_psnr.set(xlabel="step", ylabel="validation PSNR (dB), sigma 25")
+    for ax in (ax_loss, ax_psnr):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+def eval_table(res: dict) -> list[str]:
+    sigmas = sorted({s for m in res["methods"].values() for s in m}, key=float)
+    head = "| method | " + " | ".join(f"sigma {s}: PSNR / SSIM" for s in sigmas) + " | s per MP |"
+    lines = [f"### {res['data']}", "", head, "|---" * (len(sigmas) + 2) + "|"]
+    for name, by in res["methods"].items():
+        cells = [f"{by[s]['psnr']:.2f} / {by[s]['ssim']:.4f}" if s in by else "" for s in sigmas]
+        spm = next(iter(by.values()))["sec_per_mp"]
+        n = next(iter(by.values()))["images"]
+        lines.append(f"| {name} ({n} images) | " + " | ".join(cells) + f" | {spm:.2f} |")
+    for name, vals in PUBLISHED.get(res["data"], {}).items():
+        cells = [vals[["15", "25", "50"].index(s)] if s in ("15", "25", "50") else "" for s in sigmas]
+        lines.append(f"| {name} (published) | " + " | ".join(cells) + " | |")
+    if "vae" in res:
+        lines += ["", "VAE uncertainty at sigma 25: " +
+                  ", ".join(f"{k} = {v:.3f}" for k, v in res["vae"].items())]
+    if "command" in res:
+        lines += ["", f"Reproduce: `{res['command']}`"]
+    return lines + [""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--eval", type=Path, nargs="*", default=[])
+    p.add_argument("--logs", type=Path, nargs="*", default=[])
+    p.add_argument("--intro", type=Path, help="Markdown placed before the tables")
+    p.add_argument("--out", type=Path, default=Path("docs"))
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    lines = ["# Models", ""]
+    if args.intro:
+        lines += [args.intro.read_text().strip(), ""]
+    lines += ["## Evaluation", "", "Measured by `training.evaluate` under the protocol of "
+              "`../shared/datasets/README.md`; peers ran in the same call.", ""]
+    for path in args.eval:
+        lines += eval_table(json.loads(path.read_text()))
+    if args.logs:
+        plot_curves(args.logs, args.out / "training-curves.png")
+        lines += ["## Training curves", "", "![training curves](training-curves.png)", ""]
+    (args.out / "models.md").write_text("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
