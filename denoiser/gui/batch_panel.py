@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from denoiser.gui import batch_plan
 from denoiser.gui.batch_runner import BatchOptions, BatchTask, run_batch
+from denoiser.gui.qtcompat import emit
 from denoiser.gui.workers import Job, JobRunner
 
 COL_FILE, COL_STATUS, COL_PROGRESS = range(3)
@@ -152,7 +153,7 @@ class BatchPanel(QWidget):
             self._add_table_row(row)
             added += 1
         if skipped:
-            self.message.emit(
+            emit(self.message,
                 f"Skipped {len(skipped)} unsupported file(s), e.g. {skipped[0].name}.")
         self._update_buttons()
         return added, skipped
@@ -184,7 +185,7 @@ class BatchPanel(QWidget):
             return
         opts = self.options_provider()
         if opts is None:
-            self.message.emit("Choose a model before starting the batch.")
+            emit(self.message, "Choose a model before starting the batch.")
             return
         opts.fmt = str(self.format_combo.currentData())
         opts.quality = self.quality.value()
@@ -192,7 +193,7 @@ class BatchPanel(QWidget):
         opts.overwrite = self.overwrite.isChecked()
         queued = [(i, r) for i, r in enumerate(self.rows) if r.status == "queued"]
         if not queued:
-            self.message.emit("The batch queue has nothing left to do.")
+            emit(self.message, "The batch queue has nothing left to do.")
             return
         try:
             planned = batch_plan.plan([r.source for _, r in queued], self.out_dir.text().strip(),
@@ -200,7 +201,7 @@ class BatchPanel(QWidget):
                                       model=getattr(opts.model, "name", ""), sigma=opts.sigma)
         except ValueError as e:
             self.summary.setText(str(e))
-            self.message.emit(str(e))
+            emit(self.message, str(e))
             return
         tasks = []
         for (i, row), (_, dst) in zip(queued, planned, strict=True):
@@ -274,10 +275,10 @@ class BatchPanel(QWidget):
         self.summary.setText(
             f"{totals['done']} done, {totals['error']} failed, {totals['cancelled']} cancelled.")
         self._update_buttons()
-        self.batchFinished.emit(totals)
+        emit(self.batchFinished, totals)
 
     def _on_failed(self, msg: str) -> None:
-        self.message.emit(msg)
+        emit(self.message, msg)
         self._on_finished(None)
 
     def _set_status(self, index: int, status: str, message: str = "") -> None:

@@ -17,6 +17,7 @@ from denoiser.cancel import CancelToken
 from denoiser.errors import Cancelled, DenoiserError
 from denoiser.gui import backend
 from denoiser.gui.batch_plan import FORMATS
+from denoiser.gui.qtcompat import emit
 from denoiser.gui.saving import save_pixels, settings_note
 from denoiser.gui.workers import Job
 
@@ -85,7 +86,7 @@ def _one(job: Job, engine: Any, task: BatchTask, opts: BatchOptions, n: int, tot
 
     def progress(f: float) -> None:
         job.post(("progress", task.index, f))
-        job.progress.emit((n + f) / max(total, 1), task.source.name)
+        emit(job.progress, (n + f) / max(total, 1), task.source.name)
         check()
 
     loaded = backend.read_image(task.source)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout, QWidget
 from denoiser.gui.image_canvas import ImageCanvas
 from denoiser.gui.loupe import Loupe
 from denoiser.gui.picture import Picture
+from denoiser.gui.qtcompat import emit
 
 MODES = ("split", "side", "models")
 LAYERS = ("result", "residual", "uncertainty")
@@ -91,7 +92,7 @@ class CompareView(QWidget):
         if dst is not src:
             dst.set_view(src.zoom(), src.center().x(), src.center().y(), src.is_fit())
         self._refresh()
-        self.viewChanged.emit()
+        emit(self.viewChanged)
 
     def set_layer(self, layer: str) -> None:
         if layer not in LAYERS:
@@ -125,7 +126,7 @@ class CompareView(QWidget):
         self._hold = on
         for c in self.canvases():
             c.set_show_before(on)
-        self.holdChanged.emit(on)
+        emit(self.holdChanged, on)
 
     def holding(self) -> bool:
         return self._hold
@@ -156,7 +157,7 @@ class CompareView(QWidget):
         for c in self.canvases():
             if c is not src:
                 c.set_view(zoom, cx, cy, fit)
-        self.viewChanged.emit()
+        emit(self.viewChanged)
 
     def _on_hover(self, x: float, y: float) -> None:
         if self.loupe.isVisible():

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from denoiser.gui.model_picker import ModelPicker
+from denoiser.gui.qtcompat import emit
 from denoiser.gui.render_session import RenderParams
 
 DEVICES = (("auto", "Auto"), ("cpu", "CPU"), ("cuda", "CUDA (NVIDIA GPU)"))
@@ -145,7 +146,7 @@ class ControlsPanel(QWidget):
         self.compare_box.toggled.connect(self._compare_toggled)
         for sig in (self.samples_spin.valueChanged, self.blend_slider.valueChanged,
                     self.device_combo.currentIndexChanged, self.tile_spin.valueChanged):
-            sig.connect(lambda *_: self.paramsChanged.emit())
+            sig.connect(lambda *_: emit(self.paramsChanged))
         self.set_auto(True)
 
     # ----- values ----------------------------------------------------------------
@@ -253,12 +254,12 @@ class ControlsPanel(QWidget):
             self.auto_check.blockSignals(True)
             self.auto_check.setChecked(False)
             self.auto_check.blockSignals(False)
-        self.paramsChanged.emit()
+        emit(self.paramsChanged)
 
     def _auto_toggled(self, on: bool) -> None:
         if on and self._estimate is not None:
             self._set_value_quietly(self._estimate)
-        self.paramsChanged.emit()
+        emit(self.paramsChanged)
 
     def _model_changed(self, model: Any) -> None:
         if model is not None:
@@ -275,15 +276,15 @@ class ControlsPanel(QWidget):
             for w in (self.slider, self.spin, self.auto_check):
                 w.setEnabled(not blind)
             self.vae_box.setVisible(bool(getattr(model, "stochastic", False)))
-        self.paramsChanged.emit()
+        emit(self.paramsChanged)
 
     def _compare_toggled(self, on: bool) -> None:
-        self.compareToggled.emit(on)
-        self.paramsChanged.emit()
+        emit(self.compareToggled, on)
+        emit(self.paramsChanged)
 
     def _emit_if_comparing(self) -> None:
         if self.compare_box.isChecked():
-            self.paramsChanged.emit()
+            emit(self.paramsChanged)
 
     def _toggle_advanced(self, on: bool) -> None:
         self.advanced.setVisible(on)

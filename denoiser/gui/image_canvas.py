@@ -26,6 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from denoiser.gui.picture import Picture
+from denoiser.gui.qtcompat import emit
 
 MIN_ZOOM = 0.01
 MAX_ZOOM = 32.0
@@ -207,7 +208,7 @@ class ImageCanvas(QWidget):
         )
 
     def _emit_view(self) -> None:
-        self.viewChanged.emit(self._zoom, self._center.x(), self._center.y(), self._fit)
+        emit(self.viewChanged, self._zoom, self._center.x(), self._center.y(), self._fit)
 
     # ----- painting ------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
@@ -331,7 +332,7 @@ class ImageCanvas(QWidget):
             event.accept()
             return
         if event.button() == Qt.MouseButton.RightButton and self.has_image():
-            self.holdChanged.emit(True)
+            emit(self.holdChanged, True)
             event.accept()
             return
         super().mousePressEvent(event)
@@ -340,7 +341,7 @@ class ImageCanvas(QWidget):
         pos = event.position()
         if self._drag_divider:
             self.set_split(pos.x() / max(1, self.width()))
-            self.splitChanged.emit(self._split)
+            emit(self.splitChanged, self._split)
         elif self._pan_from is not None:
             d = pos - self._pan_from
             self._pan_from = pos
@@ -358,7 +359,7 @@ class ImageCanvas(QWidget):
             )
         if self.has_image():
             ip = self.widget_to_image(pos)
-            self.hovered.emit(ip.x(), ip.y())
+            emit(self.hovered, ip.x(), ip.y())
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -367,7 +368,7 @@ class ImageCanvas(QWidget):
             self._pan_from = None
             self.setCursor(Qt.CursorShape.OpenHandCursor)
         elif event.button() == Qt.MouseButton.RightButton:
-            self.holdChanged.emit(False)
+            emit(self.holdChanged, False)
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802

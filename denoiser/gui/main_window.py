@@ -44,6 +44,7 @@ from denoiser.gui.controls_panel import ControlsPanel
 from denoiser.gui.document import Document, Rendered, document_from_qimage, load_document
 from denoiser.gui.icons import app_icon
 from denoiser.gui.picture import Patch, Picture
+from denoiser.gui.qtcompat import emit
 from denoiser.gui.render_session import PreviewPatch, RenderSession
 from denoiser.gui.saving import save_pixels, settings_note
 from denoiser.gui.settings import AppSettings
@@ -307,7 +308,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{doc.name} ({w}×{h}) — {APP_TITLE}")
         self.status_text.setText(f"{doc.name}: {w}×{h}, {doc.bit_depth}-bit")
         self.timings["shown"] = time.perf_counter()
-        self.documentShown.emit(doc)
+        emit(self.documentShown, doc)
         self._update_save_actions()
         self._view_changed()
         self.session.want_compare = self.view.mode() == "models"
@@ -367,7 +368,7 @@ class MainWindow(QMainWindow):
         self.view.set_picture("residual", Picture(base, [Patch(grey, QRectF(0, 0, *doc.size)),
                                                          patch.residual]))
         self.timings.setdefault("preview", time.perf_counter())
-        self.previewShown.emit()
+        emit(self.previewShown)
 
     def _show_result(self, r: Rendered) -> None:
         self.view.set_picture("result", r.picture)
@@ -379,7 +380,7 @@ class MainWindow(QMainWindow):
                                  f"on {r.device.upper() or 'CPU'}.")
         self.timings.setdefault("result", time.perf_counter())
         self._update_save_actions()
-        self.resultShown.emit()
+        emit(self.resultShown)
 
     def _show_compare(self, r: Rendered) -> None:
         self.view.set_picture("result_b", r.picture)
@@ -464,7 +465,7 @@ class MainWindow(QMainWindow):
         doc.saved_path = path
         self.settings.set("output_dir", str(path.parent))
         self.status_text.setText(f"Saved {path}")
-        self.saved.emit(str(path))
+        emit(self.saved, str(path))
 
     # ----- batch ----------------------------------------------------------------------
     def batch_options(self) -> BatchOptions | None:
@@ -506,7 +507,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(
                 "No denoising model is installed, so images can be viewed but not denoised.",
                 "warning")
-        self.modelsLoaded.emit(models)
+        emit(self.modelsLoaded, models)
 
     def show_about(self) -> None:
         AboutDialog(self.models, self.settings.file_name, self).exec()

@@ -13,6 +13,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
+from denoiser.gui.qtcompat import emit
+
 
 def family_label(model: Any) -> str:
     fam = str(getattr(model, "family", "ae")).lower()
@@ -130,4 +132,4 @@ class ModelPicker(QWidget):
     def _changed(self) -> None:
         m = self.current()
         self.details.setText(describe(m) if m else "Put .onnx models in the models folder.")
-        self.modelChanged.emit(m)
+        emit(self.modelChanged, m)

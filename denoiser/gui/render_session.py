@@ -21,6 +21,7 @@ from denoiser.gui import backend, preview
 from denoiser.gui.document import Document, Rendered, blend_uncertain, render_pictures
 from denoiser.gui.picture import Patch
 from denoiser.gui.qimage_convert import amplify_residual, array_to_qimage
+from denoiser.gui.qtcompat import emit
 from denoiser.gui.workers import Job, JobRunner
 
 DEBOUNCE_MS = 180
@@ -131,7 +132,7 @@ class RenderSession(QObject):
             if job is not None:
                 job.cancel()
         self._main = self._preview = self._compare = None
-        self.runningChanged.emit(False)
+        emit(self.runningChanged, False)
 
     # ----- jobs ------------------------------------------------------------------
     def start_now(self) -> None:
@@ -165,7 +166,7 @@ class RenderSession(QObject):
             failed=lambda m: self._if_gen(gen, self._on_failed, m),
             cancelled=lambda: None,
         )
-        self.runningChanged.emit(True)
+        emit(self.runningChanged, True)
 
     def _preview_view(self) -> None:
         """Preview-only job for a new view while the full render is still on its way."""
@@ -227,11 +228,11 @@ class RenderSession(QObject):
     def _on_yield(self, value: tuple) -> None:
         kind = value[0]
         if kind == "engine":
-            self.engineReady.emit(value[1], value[2])
+            emit(self.engineReady, value[1], value[2])
         elif kind == "sigma":
             if self.doc is not None and self.params is not None and self.params.sigma is None:
                 self.doc.sigma_estimate = value[1]
-            self.sigmaEstimated.emit(value[1])
+            emit(self.sigmaEstimated, value[1])
         elif kind == "preview" and value[1] is not None:
             patch: PreviewPatch = value[1]
             if self.is_current():
@@ -239,30 +240,30 @@ class RenderSession(QObject):
             if "preview" not in self.last_timings:
                 self.last_timings["preview"] = time.perf_counter()
             self._preview_done = (patch.box, patch.factor)
-            self.previewReady.emit(patch)
+            emit(self.previewReady, patch)
 
     def _on_result(self, rendered: Rendered) -> None:
         if self.doc is not None:
             self.doc.rendered = rendered
         self.last_timings["result"] = time.perf_counter()
         self._main = None
-        self.resultReady.emit(rendered)
+        emit(self.resultReady, rendered)
         if self.want_compare and self.params is not None and self.params.compare_model:
             self.start_compare()
         elif not self.is_running():
-            self.runningChanged.emit(False)
+            emit(self.runningChanged, False)
 
     def _on_compare(self, rendered: Rendered) -> None:
         if self.doc is not None:
             self.doc.compare = rendered
         self._compare = None
-        self.compareReady.emit(rendered)
+        emit(self.compareReady, rendered)
         if not self.is_running():
-            self.runningChanged.emit(False)
+            emit(self.runningChanged, False)
 
     def _on_failed(self, message: str) -> None:
         self.cancel()
-        self.failed.emit(message)
+        emit(self.failed, message)
 
 
 # ----- work functions (worker threads) -----------------------------------------------

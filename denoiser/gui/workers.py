@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from denoiser.cancel import CancelToken
 from denoiser.errors import Cancelled, DenoiserError
+from denoiser.gui.qtcompat import emit
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,12 @@ class Job(QThread):
 
     def set_progress(self, fraction: float, message: str = "") -> None:
         """Report progress from the worker thread; cancellation is checked here too."""
-        self.progress.emit(float(min(1.0, max(0.0, fraction))), message)
+        emit(self.progress, float(min(1.0, max(0.0, fraction))), message)
         self.token.raise_if_cancelled()
 
     def post(self, value: Any) -> None:
         """Send a value to the GUI thread as ``yielded`` (for use inside callbacks)."""
-        self.yielded.emit(value)
+        emit(self.yielded, value)
 
     def run(self) -> None:  # runs in the worker thread
         try:
@@ -85,22 +86,22 @@ class Job(QThread):
             self.token.raise_if_cancelled()
         except Cancelled:
             self.outcome = "cancelled"
-            self.cancelled.emit()
+            emit(self.cancelled)
         except DenoiserError as e:
             self.outcome, self.error = "failed", str(e)
-            self.failed.emit(str(e))
+            emit(self.failed, str(e))
         except MemoryError:
             self.outcome = "failed"
             self.error = "Not enough memory for this image; try a smaller tile size."
-            self.failed.emit(self.error)
+            emit(self.failed, self.error)
         except Exception as e:  # a bug must not take the app down: report it, log the trace
             log.error("%s failed:\n%s", self.objectName(), traceback.format_exc())
             self.outcome = "failed"
             self.error = f"Unexpected error: {e}"
-            self.failed.emit(self.error)
+            emit(self.failed, self.error)
         else:
             self.outcome, self.result = "succeeded", out
-            self.succeeded.emit(out)
+            emit(self.succeeded, out)
 
     def _drain(self, gen: Any) -> Any:
         while True:
@@ -109,7 +110,7 @@ class Job(QThread):
             except StopIteration as stop:
                 return stop.value
             self.token.raise_if_cancelled()
-            self.yielded.emit(value)
+            emit(self.yielded, value)
 
 
 class JobRunner(QObject):
@@ -127,7 +128,7 @@ class JobRunner(QObject):
         was_busy = len(self._jobs) > 1
         job.start()
         if not was_busy:
-            self.busyChanged.emit(True)
+            emit(self.busyChanged, True)
         return job
 
     def submit(
@@ -162,7 +163,7 @@ class JobRunner(QObject):
         self._jobs.discard(job)
         job.deleteLater()
         if not self._jobs:
-            self.busyChanged.emit(False)
+            emit(self.busyChanged, False)
 
     def jobs(self) -> list[Job]:
         return list(self._jobs)

@@ -1,0 +1,239 @@
+"""End-to-end window tests: drops, denoising, views, strength, saving, settings, devices.
+
+They drive the real engine with the tiny hand-built ONNX models from tests/conftest.py.
+Waiting is always on signals or conditions (never sleeps), with generous timeouts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from guihelpers import LONG, drop_urls, noisy_float, write_photo
+from PIL import Image
+from PySide6.QtCore import QPointF
+
+pytestmark = pytest.mark.usefixtures("installed_models")
+
+
+def wait_result(qtbot, w) -> None:
+    qtbot.waitUntil(lambda: w.doc is not None and w.doc.rendered is not None
+                    and w.session.is_current(), timeout=LONG)
+
+
+def test_drop_file_shows_view_first_then_result(qtbot, window, photo):
+    with qtbot.waitSignals([window.previewShown, window.resultShown], timeout=LONG,
+                           order="strict"):
+        drop_urls(window, [photo])
+    assert window.doc.path == photo
+    assert window.view.picture("original") is not None
+    assert window.view.picture("result") is window.doc.rendered.picture
+    assert window.timings["drop"] < window.timings["preview"] <= window.timings["result"]
+    assert window.actions_.save.isEnabled()
+    assert "photo.png" in window.windowTitle()
+    assert str(photo) in window.settings.recent_files()
+
+
+def test_drop_folder_queues_batch_with_subfolders(qtbot, window, tmp_path):
+    folder = tmp_path / "trip"
+    for rel in ("a.png", "day1/b.png", "day1/deeper/c.png"):
+        write_photo(folder / rel, 40, 48)
+    (folder / "notes.txt").write_text("not an image")
+    drop_urls(window, [folder])
+    assert len(window.batch.rows) == 3
+    assert window.batch_dock.isVisible()
+    names = [window.batch.table.item(i, 0).text() for i in range(3)]
+    assert names == ["a.png", str(Path("day1/b.png")), str(Path("day1/deeper/c.png"))]
+    # the first image is opened for a look while the queue waits
+    qtbot.waitUntil(lambda: window.doc is not None, timeout=LONG)
+
+
+def test_drop_several_files_queues_them(qtbot, window, tmp_path):
+    files = [write_photo(tmp_path / f"p{i}.png", 32, 32, seed=i) for i in range(3)]
+    drop_urls(window, files)
+    assert [r.source.path for r in window.batch.rows] == files
+
+
+def test_unsupported_and_corrupt_files_get_a_message(qtbot, window, tmp_path, photo):
+    txt = tmp_path / "notes.txt"
+    txt.write_text("hello")
+    drop_urls(window, [txt])
+    assert "not a supported" in window.banner.text()
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    drop_urls(window, [bad])
+    qtbot.waitUntil(lambda: window.banner.level == "error" and "broken" in window.banner.text()
+                    or "png" in window.banner.text().lower(), timeout=LONG)
+    assert window.isVisible()
+    # and the app still works afterwards
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        drop_urls(window, [photo])
+
+
+def test_split_and_side_by_side_stay_in_sync(qtbot, window, photo):
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        window.open_file(photo)
+    window.set_view_mode("split")
+    window.view.set_zoom(3.0)
+    split = window.view.split_canvas
+    split.set_zoom(3.0, QPointF(40, 40))
+    window.set_view_mode("side")
+    left, right = window.view.left_canvas, window.view.right_canvas
+    assert left.zoom() == pytest.approx(split.zoom())
+    assert right.center().x() == pytest.approx(split.center().x())
+    right.zoom_by(1.5, QPointF(10, 10))
+    assert left.zoom() == pytest.approx(right.zoom())
+    assert left.center().y() == pytest.approx(right.center().y())
+    assert split.zoom() == pytest.approx(right.zoom())
+    assert right.pictures()[1] is window.doc.rendered.picture
+    assert left.pictures()[1] is window.view.picture("original")
+
+
+def test_strength_change_rerenders(qtbot, make_window, build, models_dir, photo):
+    build.sigma_echo(models_dir / "echo.onnx", 3, meta={**build.color_meta, "name": "echo"})
+    w = make_window(model="echo")
+    qtbot.waitUntil(lambda: w.controls.model_picker.current() is not None
+                    and w.controls.model_picker.current().name == "echo", timeout=LONG)
+    w.controls.set_auto(False)
+    w.controls.set_sigma(10.0)
+    w.open_file(photo)
+    wait_result(qtbot, w)
+    assert w.doc.rendered.result.mean() == pytest.approx(10 / 255, abs=1e-3)
+    # drag the slider through several values: only the last one is rendered
+    for v in (200, 300, 400):
+        w.controls.slider.setValue(v)
+    assert w.controls.sigma() == 40.0 and not w.controls.is_auto()
+    qtbot.waitUntil(lambda: w.doc.rendered.sigma == 40.0, timeout=LONG)
+    assert w.doc.rendered.result.mean() == pytest.approx(40 / 255, abs=1e-3)
+    assert w.session.is_current()
+
+
+def test_auto_strength_shows_estimate(qtbot, window, photo):
+    window.controls.set_auto(True)
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        window.open_file(photo)
+    est = window.doc.sigma_estimate
+    assert est is not None and 5 < est < 60  # the photo has sigma-20 noise
+    assert f"{est:.1f}" in window.controls.estimate_label.text()
+    assert window.controls.sigma() == pytest.approx(est, abs=0.05)
+
+
+def test_residual_layer_and_hold(qtbot, window, photo):
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        window.open_file(photo)
+    window.actions_.layer_residual.trigger()
+    assert window.view.split_canvas.pictures()[1] is window.doc.rendered.residual
+    window.actions_.toggle.trigger()
+    assert window.view.split_canvas.showing_before()
+    window.actions_.toggle.trigger()
+    assert not window.view.split_canvas.showing_before()
+
+
+def test_cuda_missing_falls_back_to_cpu_with_notice(qtbot, make_window, monkeypatch, photo):
+    import onnxruntime as ort
+
+    from denoiser import engine
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    engine.clear_engine_cache()
+    w = make_window(device="cuda")
+    assert w.controls.device() == "cuda"
+    cuda_item = w.controls.device_combo.model().item(w.controls.device_combo.findData("cuda"))
+    assert not cuda_item.isEnabled()  # the machine has no CUDA, and the list says so
+    with qtbot.waitSignal(w.resultShown, timeout=LONG):
+        w.open_file(photo)
+    assert w.doc.rendered.device == "cpu"
+    assert "CPU" in w.banner.text() and "CUDA" in w.banner.text()
+    assert "Running on CPU" in w.controls.device_status.text()
+    engine.clear_engine_cache()
+
+
+def test_settings_survive_restart(qtbot, make_window, gui_settings, tmp_path):
+    from denoiser.gui.settings import AppSettings
+
+    w1 = make_window()
+    qtbot.waitUntil(lambda: w1.controls.model_picker.current() is not None, timeout=LONG)
+    w1.controls.model_picker.select("ae-gray")
+    w1.controls.set_auto(False)
+    w1.controls.set_sigma(33.0)
+    w1.controls.set_device("cpu")
+    w1.controls.set_tile(256)
+    w1.batch.out_dir.setText(str(tmp_path / "out"))
+    w1.batch.pattern.setText("{stem}_clean")
+    w1.set_view_mode("side")
+    w1.resize(777, 555)
+    w1.close()
+
+    w2 = make_window(settings=AppSettings(tmp_path / "settings.ini"))
+    qtbot.waitUntil(lambda: w2.controls.model_picker.current() is not None, timeout=LONG)
+    assert w2.controls.model_picker.current().name == "ae-gray"
+    assert not w2.controls.is_auto() and w2.controls.sigma() == 33.0
+    assert w2.controls.device() == "cpu"
+    assert w2.controls.tile_spin.value() == 256
+    assert w2.batch.out_dir.text() == str(tmp_path / "out")
+    assert w2.batch.pattern.text() == "{stem}_clean"
+    assert w2.view.mode() == "side"
+    assert (w2.width(), w2.height()) == (777, 555)
+
+
+def test_save_never_replaces_original_without_asking(qtbot, window, photo, tmp_path):
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        window.open_file(photo)
+    before = photo.read_bytes()
+    window.ask = lambda *a: False
+    assert window.save_to(photo) is None
+    assert photo.read_bytes() == before
+    out = tmp_path / "out" / "clean.png"
+    out.parent.mkdir()
+    with qtbot.waitSignal(window.saved, timeout=LONG) as sig:
+        window.save_to(out)
+    assert Path(sig.args[0]) == out and out.exists()
+    assert Image.open(out).size == Image.open(photo).size
+    window.ask = lambda *a: True
+    with qtbot.waitSignal(window.saved, timeout=LONG):
+        window.save_to(photo)
+    assert photo.read_bytes() != before
+
+
+def test_sixteen_bit_stays_sixteen_bit(qtbot, window, tmp_path):
+    arr = (np.random.default_rng(0).random((40, 50, 3)) * 65535).astype(np.uint16)
+    src = tmp_path / "deep.png"
+    _write_png16(src, arr)
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        window.open_file(src)
+    assert window.doc.bit_depth == 16
+    out = tmp_path / "deep_out.png"
+    with qtbot.waitSignal(window.saved, timeout=LONG):
+        window.save_to(out)
+    from denoiser.imageio import read_image
+
+    assert read_image(out).bit_depth == 16
+
+
+def _write_png16(path: Path, arr: np.ndarray) -> None:
+    """16-bit RGB PNG without relying on the code under test (Pillow cannot write it)."""
+    import struct
+    import zlib
+
+    h, w, _ = arr.shape
+    raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(png)
+
+
+def test_paste_image_from_clipboard(qtbot, window):
+    from PySide6.QtGui import QGuiApplication
+
+    from denoiser.gui.qimage_convert import array_to_qimage
+
+    QGuiApplication.clipboard().setImage(array_to_qimage(noisy_float()))
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        window.actions_.paste.trigger()
+    assert window.doc.path is None and window.doc.name == "Pasted image"
