@@ -1,0 +1,129 @@
+"""Batch queue: folders with subfolders, a corrupt file, cancelling mid-batch."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from guihelpers import LONG, drop_urls, write_photo
+
+from denoiser.gui import backend
+
+pytestmark = pytest.mark.usefixtures("installed_models")
+
+
+def make_folder(root: Path, corrupt: bool = True) -> list[Path]:
+    files = [
+        write_photo(root / "a.png", 40, 48, seed=1),
+        write_photo(root / "b.png", 41, 48, seed=2),
+        write_photo(root / "sub" / "c.png", 40, 40, seed=3),
+        write_photo(root / "sub" / "deeper" / "d.png", 32, 48, seed=4),
+    ]
+    if corrupt:
+        bad = root / "sub" / "broken.png"
+        bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00 definitely not an image")
+        files.append(bad)
+    return files
+
+
+def all_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def test_batch_of_five_with_one_corrupt(qtbot, window, tmp_path):
+    src = tmp_path / "photos"
+    make_folder(src)
+    out = tmp_path / "out"
+    drop_urls(window, [src])
+    panel = window.batch
+    assert len(panel.rows) == 5
+    panel.out_dir.setText(str(out))
+    with qtbot.waitSignal(panel.batchFinished, timeout=LONG) as sig:
+        panel.start_btn.click()
+    assert sig.args[0] == {"done": 4, "error": 1, "cancelled": 0}
+    assert all_files(out) == sorted([
+        out / "a_denoised.png", out / "b_denoised.png", out / "sub" / "c_denoised.png",
+        out / "sub" / "deeper" / "d_denoised.png",
+    ])
+    broken = next(i for i, r in enumerate(panel.rows) if r.source.path.name == "broken.png")
+    assert panel.status_of(broken) == "error"
+    assert panel.table.item(broken, 1).text().startswith("Failed")
+    assert "4 done, 1 failed" in panel.summary.text()
+
+
+def test_batch_jpeg_output_and_pattern(qtbot, window, tmp_path):
+    src = tmp_path / "photos"
+    make_folder(src, corrupt=False)
+    out = tmp_path / "out"
+    panel = window.batch
+    panel.add_paths([src])
+    panel.out_dir.setText(str(out))
+    panel.pattern.setText("{stem}-{model}")
+    panel.format_combo.setCurrentIndex(panel.format_combo.findData("jpeg"))
+    with qtbot.waitSignal(panel.batchFinished, timeout=LONG):
+        panel.start()
+    names = sorted(p.name for p in all_files(out))
+    assert names == ["a-ae-color.jpg", "b-ae-color.jpg", "c-ae-color.jpg", "d-ae-color.jpg"]
+
+
+def test_batch_never_overwrites_without_permission(qtbot, window, tmp_path):
+    photo = write_photo(tmp_path / "x.png", 32, 32)
+    existing = tmp_path / "x_denoised.png"
+    existing.write_bytes(b"keep me")
+    panel = window.batch
+    panel.add_paths([photo])
+    with qtbot.waitSignal(panel.batchFinished, timeout=LONG) as sig:
+        panel.start()
+    assert sig.args[0]["error"] == 1
+    assert existing.read_bytes() == b"keep me"
+    # a pattern that would write onto the input is refused before any work
+    panel2_rows = len(panel.rows)
+    panel.add_paths([write_photo(tmp_path / "y.png", 32, 32)])
+    panel.pattern.setText("{stem}")
+    panel.start()
+    assert panel.job is None and "overwrite the original" in panel.summary.text()
+    assert len(panel.rows) == panel2_rows + 1
+
+
+def test_cancel_mid_batch_keeps_finished_outputs_and_no_partial_file(
+        qtbot, window, tmp_path, monkeypatch):
+    src = tmp_path / "photos"
+    make_folder(src, corrupt=False)
+    out = tmp_path / "out"
+    started = threading.Event()
+    real = backend.denoise
+
+    def slow_on_b(engine, pixels, sigma, *, tile=512, progress=None, cancel=None):
+        if pixels.shape[0] == 41:  # b.png: a long image, still running when cancelled
+            started.set()
+            while True:
+                progress(0.5)  # raises Cancelled once "Cancel all" is pressed
+                threading.Event().wait(0.01)
+        return real(engine, pixels, sigma, tile=tile, progress=progress, cancel=cancel)
+
+    monkeypatch.setattr(backend, "denoise", slow_on_b)
+    panel = window.batch
+    panel.add_paths([src])
+    panel.out_dir.setText(str(out))
+    panel.start()
+    qtbot.waitUntil(started.is_set, timeout=LONG)
+    with qtbot.waitSignal(panel.batchFinished, timeout=LONG) as sig:
+        panel.cancel_all_btn.click()
+    assert sig.args[0] == {"done": 1, "error": 0, "cancelled": 3}
+    assert all_files(out) == [out / "a_denoised.png"]  # finished output kept, nothing partial
+    assert [r.status for r in panel.rows] == ["done", "cancelled", "cancelled", "cancelled"]
+
+
+def test_cancel_one_row_lets_the_rest_go_on(qtbot, window, tmp_path):
+    src = tmp_path / "photos"
+    make_folder(src, corrupt=False)
+    out = tmp_path / "out"
+    panel = window.batch
+    panel.add_paths([src])
+    panel.out_dir.setText(str(out))
+    panel.cancel_row(1)  # before starting: the row is simply skipped
+    with qtbot.waitSignal(panel.batchFinished, timeout=LONG) as sig:
+        panel.start()
+    assert sig.args[0] == {"done": 3, "error": 0, "cancelled": 1}
+    assert not (out / "b_denoised.png").exists()
