@@ -35,8 +35,8 @@ def draw_icon(painter: QPainter, size: float) -> None:
     painter.save()
     painter.setClipPath(tile.intersected(left))
     rng = np.random.default_rng(7)
-    n = int(90 * (size / 64) ** 1.2) + 40
-    dot = max(1.0, size / 40)
+    n = int(60 * (size / 64) ** 0.8) + 40
+    dot = max(1.0, size / 32)
     for x, y, v in zip(rng.random(n), rng.random(n), rng.random(n), strict=True):
         c = QColor(255, 255, 255, int(60 + 160 * v)) if v > 0.45 else QColor(0, 0, 0, 110)
         painter.fillRect(QRectF(r.x() + x * r.width(), r.y() + y * r.height(), dot, dot), c)
