@@ -1,0 +1,407 @@
+"""Inference: an onnxruntime session per model and device, run tile by tile.
+
+Why tiles: memory stays bounded by one tile's activations whatever the photo size, and a
+GUI worker can report progress and be cancelled between tiles (see denoiser.tiling for
+the layout and the blend). The engine never imports Qt or torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from denoiser import tiling
+from denoiser.cancel import CancelToken, check
+from denoiser.errors import ModelError
+from denoiser.models import ModelInfo
+
+log = logging.getLogger(__name__)
+
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+DEVICES = ("auto", "cpu", "cuda")
+
+Progress = Callable[[int, int], None]
+Sigma = float | np.ndarray | None
+#: runs the network on one NCHW tile (in the image's channel layout) -> NCHW result
+TileRun = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+#: (noisy tile, sigma tile, tick) -> the tile's outputs, calling tick() after each network run
+TileFn = Callable[[np.ndarray, np.ndarray | None, Callable[[], None]], Sequence[np.ndarray]]
+
+_seed_lock = threading.Lock()
+
+
+def available_devices() -> list[str]:
+    """Devices this onnxruntime build can try: always "cpu", plus "cuda" when it has CUDA."""
+    return ["cpu"] + (["cuda"] if CUDA in ort.get_available_providers() else [])
+
+
+def _session_options(threads: int) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3  # warnings about initializers-as-inputs are noise to a user
+    return opts
+
+
+class Engine:
+    """One model on one device. ``denoise`` and ``sample`` are safe to call from any thread."""
+
+    def __init__(self, model: ModelInfo, device: str = "auto", threads: int | None = None):
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+        self.model = model
+        self.threads = threads or os.cpu_count() or 1
+        self.fallback_reason: str | None = None
+        want_cuda = device == "cuda" or (device == "auto" and CUDA in ort.get_available_providers())
+        self._providers = [CUDA, CPU] if want_cuda else [CPU]
+        self._session = self._start()
+
+    # ------------------------------------------------------------------ session
+
+    def _new_session(self, providers: list[str]) -> ort.InferenceSession:
+        try:
+            return ort.InferenceSession(
+                str(self.model.path), _session_options(self.threads), providers=providers
+            )
+        except Exception as e:  # onnxruntime raises assorted types; the user needs one sentence
+            if CUDA in providers:
+                raise
+            raise ModelError(f"Model {self.model.name} could not be loaded "
+                             f"({str(e).strip().splitlines()[-1][:200]}).") from e
+
+    def _start(self) -> ort.InferenceSession:
+        """Start the session; if CUDA was chosen but does not start, fall back to CPU."""
+        if CUDA not in self._providers:
+            return self._new_session([CPU])
+        if CUDA not in ort.get_available_providers():
+            return self._fall_back("this onnxruntime build has no CUDA support")
+        try:
+            sess = self._new_session(self._providers)
+        except Exception as e:  # any CUDA start failure means "use the CPU", never a crash
+            return self._fall_back(f"CUDA could not start ({str(e).strip()[:200]})")
+        if CUDA not in sess.get_providers():
+            return self._fall_back("onnxruntime did not enable CUDA for this model", sess)
+        return sess
+
+    def _fall_back(self, reason: str, sess: ort.InferenceSession | None = None):
+        self.fallback_reason = reason
+        log.warning("%s; using the CPU instead", reason)
+        self._providers = [CPU]
+        return sess if sess is not None else self._new_session([CPU])
+
+    def _seeded_session(self, seed: int | None) -> ort.InferenceSession:
+        """The shared session, or for a seed a fresh one: random ops take their seed at creation."""
+        if seed is None:
+            return self._session
+        with _seed_lock:
+            ort.set_seed(int(seed))
+            return self._new_session(self._providers)
+
+    @property
+    def device(self) -> str:
+        return "cuda" if CUDA in self._session.get_providers() else "cpu"
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._session.get_providers())
+
+    # ------------------------------------------------------------------ public calls
+
+    def denoise(
+        self,
+        pixels: np.ndarray,
+        sigma: Sigma = None,
+        *,
+        tile: int = 512,
+        overlap: int | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> np.ndarray:
+        """Denoise an H x W x C (or H x W) float32 image in 0..1; returns the same shape.
+
+        ``sigma`` is the noise level on the 0-255 scale, a float or an H x W map; ``None``
+        estimates it (ignored by a blind model). ``temperature`` > 0 draws a sample from a
+        stochastic model (``seed`` makes it repeatable). Raises Cancelled via ``cancel``.
+        """
+        image, squeeze = _as_hwc(pixels)
+        sig = self._sigma(image, sigma)
+        if temperature and not self.model.stochastic:
+            raise ValueError(f"model {self.model.name} has no temperature input")
+        session = self._seeded_session(seed if temperature else None)
+        run = self._runner(session, image.shape[2], temperature)
+        (out,) = self._tiled(image, sig, 1, _single(run), tile, overlap, progress, cancel)
+        return out[..., 0] if squeeze else out
+
+    def sample(
+        self,
+        pixels: np.ndarray,
+        sigma: Sigma,
+        k: int,
+        *,
+        seed: int | None = None,
+        tile: int = 512,
+        overlap: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``k`` samples at temperature 1 from a VAE; return per-pixel (mean, std).
+
+        The std (over samples, ddof=1; zero for k=1) is the model's uncertainty map.
+        Progress counts tile runs: ``k`` per tile.
+        """
+        if not self.model.stochastic:
+            raise ModelError(
+                f"Model {self.model.name} is not stochastic, so it cannot draw samples."
+            )
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        image, squeeze = _as_hwc(pixels)
+        sig = self._sigma(image, sigma)
+        run = self._runner(self._seeded_session(seed), image.shape[2], 1.0)
+        mean, std = self._tiled(image, sig, k, _moments(run, k), tile, overlap, progress, cancel)
+        return (mean[..., 0], std[..., 0]) if squeeze else (mean, std)
+
+    def denoise_region(
+        self,
+        pixels: np.ndarray,
+        sigma: Sigma,
+        box: tuple[int, int, int, int],
+        margin: int | None = None,
+        **kwargs,
+    ) -> np.ndarray:
+        """Denoise only ``box`` = (y0, x0, y1, x1) of the image, with ``margin`` px of context.
+
+        Why: the GUI shows the area in view first. The context window starts on the model's
+        multiple so its downsampling grid matches the whole-image pass. ``kwargs`` go to
+        :meth:`denoise`. A noise level left as ``None`` is estimated on the whole image so
+        that every region agrees.
+        """
+        image, squeeze = _as_hwc(pixels)
+        y0, x0, y1, x1 = _clip_box(box, image.shape[:2])
+        m = self.model.multiple
+        margin = tiling.default_overlap(m) if margin is None else margin
+        cy0, cx0 = max(0, (y0 - margin) // m * m), max(0, (x0 - margin) // m * m)
+        cy1, cx1 = min(image.shape[0], y1 + margin), min(image.shape[1], x1 + margin)
+        if sigma is None and not self.model.blind:
+            sigma = self._estimate(image)
+        if isinstance(sigma, np.ndarray) and sigma.ndim == 2:
+            sigma = sigma[cy0:cy1, cx0:cx1]
+        out = self.denoise(image[cy0:cy1, cx0:cx1], sigma, **kwargs)
+        out = np.ascontiguousarray(out[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0])
+        return out[..., 0] if squeeze else out
+
+    # ------------------------------------------------------------------ internals
+
+    def _estimate(self, image: np.ndarray) -> float:
+        from denoiser.noise import estimate_sigma
+
+        return float(estimate_sigma(image))
+
+    def _sigma(self, image: np.ndarray, sigma: Sigma) -> float | np.ndarray | None:
+        """The noise level as a float or an H x W map, still on the 0-255 scale."""
+        if self.model.blind:
+            return None
+        if sigma is None:
+            return self._estimate(image)
+        if np.ndim(sigma) == 0:
+            return float(sigma)
+        sig = np.asarray(sigma, dtype=np.float32)
+        if sig.shape != image.shape[:2]:
+            raise ValueError(f"sigma map shape {sig.shape} != image shape {image.shape[:2]}")
+        return sig
+
+    def _runner(self, session: ort.InferenceSession, channels: int, temperature: float) -> TileRun:
+        """A function running one tile through ``session``, adapting channels as needed."""
+        feed_extra = {}
+        if self.model.stochastic:
+            feed_extra["temperature"] = np.array([temperature], dtype=np.float32)
+        name = self.model.name
+
+        def raw(x: np.ndarray, s: np.ndarray | None) -> np.ndarray:
+            feed = {"noisy": x, **feed_extra}
+            if s is not None:
+                feed["sigma"] = s
+            try:
+                (y,) = session.run(["denoised"], feed)
+            except Exception as e:  # an ORT failure here is the model's fault, say so plainly
+                msg = str(e).strip().splitlines()[-1][:200]
+                raise ModelError(f"Model {name} failed on a {x.shape[2]}x{x.shape[3]} "
+                                 f"tile ({msg}).") from e
+            if y.shape != x.shape:
+                raise ModelError(f"Model {name} returned shape {list(y.shape)} "
+                                 f"for input {list(x.shape)}.")
+            return y
+
+        return _adapt_channels(raw, channels, self.model.channels)
+
+    def _tiled(
+        self,
+        image: np.ndarray,
+        sigma: float | np.ndarray | None,
+        runs_per_tile: int,
+        tile_fn: TileFn,
+        tile: int,
+        overlap: int | None,
+        progress: Progress | None,
+        cancel: CancelToken | None,
+    ) -> list[np.ndarray]:
+        """Run ``tile_fn`` on every tile and blend its outputs into whole images.
+
+        Holds the input, the outputs, one weight map and one tile's buffers, nothing more.
+        """
+        h, w, c = image.shape
+        m = self.model.multiple
+        ov = tiling.auto_overlap(tile, m) if overlap is None else overlap
+        tile, ov = tiling.fit_tile(tile, ov, m)
+        tiles = tiling.layout(tiling.padded_size(h, m), tiling.padded_size(w, m), tile, ov, m)
+        counter = _Ticker(len(tiles) * runs_per_tile, progress, cancel)
+        check(cancel)
+        if len(tiles) == 1:
+            results = tile_fn(*_tile_inputs(image, sigma, tiles[0]), counter.tick)
+            return [np.ascontiguousarray(_to_hwc(r)[:h, :w]) for r in results]
+        outs: list[np.ndarray] = []
+        weights = np.zeros((h, w), np.float32)
+        for t in tiles:
+            results = tile_fn(*_tile_inputs(image, sigma, t), counter.tick)
+            if not outs:
+                outs = [np.zeros((h, w, c), np.float32) for _ in results]
+            tw = tiling.tile_weight(t, ov)
+            for out, r in zip(outs, results, strict=True):
+                tiling.accumulate(out, _to_hwc(r), t, tw)
+            tiling.add_weight(weights, t, tw)
+        return [tiling.normalise(out, weights) for out in outs]
+
+
+class _Ticker:
+    """Counts tile runs, reports progress and checks for cancellation after each."""
+
+    def __init__(self, total: int, progress: Progress | None, cancel: CancelToken | None):
+        self.done, self.total, self.progress, self.cancel = 0, total, progress, cancel
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+        if self.done < self.total:
+            check(self.cancel)
+
+
+def _single(run: TileRun):
+    def fn(x, s, tick):
+        y = run(x, s)
+        tick()
+        return [y]
+
+    return fn
+
+
+def _moments(run: TileRun, k: int):
+    """Tile function drawing ``k`` samples and returning their mean and std (Welford)."""
+
+    def fn(x, s, tick):
+        mean = np.zeros_like(x)
+        m2 = np.zeros_like(x)
+        for i in range(1, k + 1):
+            y = run(x, s)
+            delta = y - mean
+            mean += delta / np.float32(i)
+            m2 += delta * (y - mean)
+            tick()
+        return [mean, np.sqrt(m2 / np.float32(max(k - 1, 1)))]
+
+    return fn
+
+
+def _adapt_channels(raw: TileRun, image_c: int, model_c: int) -> TileRun:
+    """Grey image + colour model: replicate, then average back. Colour + grey: batch of 3."""
+    if image_c == model_c:
+        return raw
+    if image_c == 1:
+        return lambda x, s: raw(np.repeat(x, 3, axis=1), s).mean(axis=1, keepdims=True)
+
+    def colour_on_grey(x: np.ndarray, s: np.ndarray | None) -> np.ndarray:
+        n, c, h, w = x.shape
+        s3 = None if s is None else np.repeat(s, c, axis=0)
+        return raw(x.reshape(n * c, 1, h, w), s3).reshape(n, c, h, w)
+
+    return colour_on_grey
+
+
+def _tile_inputs(image: np.ndarray, sigma, t: tiling.Tile) -> tuple[np.ndarray, np.ndarray | None]:
+    """NCHW float32 buffers (noisy, sigma in 0..1 units) for one tile."""
+    x = np.ascontiguousarray(tiling.crop_padded(image, t).transpose(2, 0, 1)[None])
+    if sigma is None:
+        return x, None
+    th, tw = t.shape
+    if isinstance(sigma, np.ndarray):
+        s = tiling.crop_padded(sigma, t)[None, None] / np.float32(255.0)
+        return x, np.ascontiguousarray(s, dtype=np.float32)
+    return x, np.full((1, 1, th, tw), sigma / 255.0, dtype=np.float32)
+
+
+def _to_hwc(y: np.ndarray) -> np.ndarray:
+    return y[0].transpose(1, 2, 0)
+
+
+def _as_hwc(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
+    """View ``pixels`` as H x W x C float32 (copying only if the dtype differs)."""
+    a = np.asarray(pixels, dtype=np.float32)
+    if a.ndim == 2:
+        return a[..., None], True
+    if a.ndim != 3 or a.shape[2] not in (1, 3):
+        raise ValueError(f"expected an H x W x 1 or H x W x 3 image, got shape {a.shape}")
+    return a, False
+
+
+def _clip_box(box: tuple[int, int, int, int], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    y0, x0, y1, x1 = (int(v) for v in box)
+    y0, x0 = max(0, y0), max(0, x0)
+    y1, x1 = min(shape[0], y1), min(shape[1], x1)
+    if y1 <= y0 or x1 <= x0:
+        raise ValueError(f"box {box} is empty inside a {shape[0]}x{shape[1]} image")
+    return y0, x0, y1, x1
+
+
+# ---------------------------------------------------------------------- session cache
+
+_engines: OrderedDict[tuple, Engine] = OrderedDict()
+_engines_lock = threading.Lock()
+CACHE_SIZE = 4
+
+
+def get_engine(model: ModelInfo, device: str = "auto", threads: int | None = None) -> Engine:
+    """A shared Engine for (model file, its mtime, device, threads); starts one if needed.
+
+    Why: starting a session costs a second or more; the GUI asks for the same one often.
+    A changed file (new mtime) gets a new session. The few most recent are kept.
+    """
+    threads = threads or os.cpu_count() or 1
+    try:
+        mtime = os.stat(model.path).st_mtime_ns
+    except OSError as e:
+        raise ModelError(f"Model file {model.path} cannot be read.") from e
+    key = (str(model.path.resolve()), mtime, device, threads)
+    with _engines_lock:
+        if key in _engines:
+            _engines.move_to_end(key)
+            return _engines[key]
+    engine = Engine(model, device, threads)
+    with _engines_lock:
+        _engines[key] = engine
+        while len(_engines) > CACHE_SIZE:
+            _engines.popitem(last=False)
+    return engine
+
+
+def clear_engine_cache() -> None:
+    """Drop all cached sessions (frees their memory)."""
+    with _engines_lock:
+        _engines.clear()
