@@ -154,8 +154,11 @@ class RenderSession(QObject):
             yield ("engine", str(getattr(engine, "device", params.device)),
                    str(getattr(engine, "fallback_reason", "") or ""))
             sigma = yield from _resolve_sigma(doc, params)
-            patch = _make_preview(engine, doc, sigma, box, zoom)
-            yield ("preview", patch)
+            quick = preview.plan(box, zoom, preview.QUICK_BUDGET_PX)
+            fine = preview.plan(box, zoom, preview.PREVIEW_BUDGET_PX)
+            yield ("preview", _make_preview(engine, doc, sigma, *quick))
+            if fine != quick:
+                yield ("preview", _make_preview(engine, doc, sigma, *fine))
             return _full_render(job, engine, doc, params, sigma, zoom, t0)
 
         self._main = self.runner.submit(
@@ -186,7 +189,7 @@ class RenderSession(QObject):
             engine = backend.get_engine(params.model, params.device)
             sigma = yield from _resolve_sigma(doc, params)
             job.token.raise_if_cancelled()
-            return _make_preview(engine, doc, sigma, box, zoom)
+            return _make_preview(engine, doc, sigma, want_box, want_factor)
 
         self._preview = self.runner.submit(
             work, "preview",
@@ -281,8 +284,8 @@ def _resolve_sigma(doc: Document, params: RenderParams) -> Any:
 
 
 def _make_preview(engine: Any, doc: Document, sigma: float | None,
-                  box: tuple[int, int, int, int], zoom: float) -> PreviewPatch | None:
-    pbox, factor = preview.plan(box, zoom)
+                  pbox: tuple[int, int, int, int], factor: int) -> PreviewPatch | None:
+    """Denoise ``pbox`` at 1/``factor`` resolution (worker thread)."""
     y0, x0, y1, x1 = pbox
     if y1 <= y0 or x1 <= x0:
         return None
@@ -292,7 +295,8 @@ def _make_preview(engine: Any, doc: Document, sigma: float | None,
     else:
         orig = preview.block_mean(doc.pixels, pbox, factor)
         s = None if sigma is None else sigma / factor
-        out = backend.denoise(engine, orig, s)
+        # one tile: the preview is small, and tile overlap would only cost time
+        out = backend.denoise(engine, orig, s, tile=max(orig.shape[:2]) + 64)
     rect = QRectF(x0, y0, x1 - x0, y1 - y0)
     alpha = None
     if doc.alpha is not None and factor == 1:

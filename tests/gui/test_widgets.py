@@ -202,3 +202,20 @@ def test_hold_flicks_every_canvas_to_original(qtbot):
     assert all(c.showing_before() for c in view.canvases())
     view.set_hold(False)
     assert not any(c.showing_before() for c in view.canvases())
+
+
+def test_preview_plan_fits_budget():
+    from denoiser.gui import preview
+
+    # a fitted 24 MP photo: the whole view, averaged down to the budget
+    box, f = preview.plan((0, 0, 4000, 6000), 0.17, 250_000)
+    assert box[2] - box[0] <= 4000 and f >= 6
+    assert ((box[2] - box[0]) // f) * ((box[3] - box[1]) // f) <= 250_000
+    # at 100 %: full resolution, a centred crop within the budget
+    box, f = preview.plan((100, 200, 900, 1400), 1.0, 250_000)
+    assert f == 1 and (box[2] - box[0]) * (box[3] - box[1]) <= 250_000
+    assert abs((box[0] + box[2]) / 2 - 500) <= 1 and abs((box[1] + box[3]) / 2 - 800) <= 1
+    # small enough already: unchanged
+    assert preview.plan((0, 0, 100, 100), 1.0, 250_000) == ((0, 0, 100, 100), 1)
+    arr = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
+    assert preview.block_mean(arr, (0, 0, 4, 4), 2)[0, 0, 0] == np.mean([0, 1, 4, 5])
