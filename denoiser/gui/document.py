@@ -19,6 +19,7 @@ from denoiser.gui.qimage_convert import (
     amplify_residual,
     array_to_qimage,
     qimage_to_array,
+    to_uint8,
     uncertainty_map,
 )
 
@@ -55,6 +56,7 @@ class Document:
     rendered: Rendered | None = None
     compare: Rendered | None = None
     saved_path: Path | None = None
+    display_u8: np.ndarray | None = None  # 8-bit copy for fast previews (Pillow reduce)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,11 +74,16 @@ class Document:
 
 
 def make_picture(pixels: np.ndarray, alpha: np.ndarray | None = None,
-                 warm_zoom: float | None = None) -> Picture:
+                 warm_zoom: float | None = None, u8: np.ndarray | None = None) -> Picture:
     """Display picture for ``pixels``; ``warm_zoom`` pre-builds the mipmap for that zoom."""
-    pic = Picture(array_to_qimage(pixels, alpha))
+    if u8 is None:
+        u8 = to_uint8(pixels)
+    pic = Picture(array_to_qimage(u8, alpha))
     if warm_zoom is not None:
-        pic.level_for(warm_zoom)
+        if alpha is None:
+            pic.prebuild(u8, warm_zoom)
+        else:
+            pic.level_for(warm_zoom)
     return pic
 
 
@@ -94,16 +101,19 @@ def load_document(path: str | Path, view: tuple[int, int] = (0, 0)) -> Document:
     loaded = backend.read_image(path)
     pixels = np.asarray(loaded.pixels, dtype=np.float32)
     alpha = getattr(loaded, "alpha", None)
-    pic = make_picture(pixels, alpha, fit_zoom((pixels.shape[1], pixels.shape[0]), view))
+    u8 = to_uint8(pixels, clip=False)  # read_image gives 0..1 already
+    pic = make_picture(pixels, alpha, fit_zoom((pixels.shape[1], pixels.shape[0]), view), u8)
     p = Path(path)
     return Document(name=p.name, pixels=pixels, original=pic, path=p, loaded=loaded,
-                    alpha=alpha)
+                    alpha=alpha, display_u8=u8)
 
 
 def document_from_qimage(image: QImage, name: str = "Pasted image") -> Document:
     """A pasted image: no file, no metadata, 8 bits."""
     pixels = qimage_to_array(image)
-    return Document(name=name, pixels=pixels, original=make_picture(pixels))
+    u8 = to_uint8(pixels)
+    return Document(name=name, pixels=pixels, original=make_picture(pixels, u8=u8),
+                    display_u8=u8)
 
 
 def render_pictures(original: np.ndarray, result: np.ndarray, alpha: np.ndarray | None,
