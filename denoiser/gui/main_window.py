@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -128,6 +129,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings(device)
         self.controls.set_available_devices(backend.available_devices())
+        for edit in self.findChildren(QLineEdit):  # files dropped on a text field go to the
+            edit.setAcceptDrops(False)              # window, not into the text
         self._load_models()
 
     # ----- composition -------------------------------------------------------------
@@ -322,6 +325,7 @@ class MainWindow(QMainWindow):
             return
         self.session.want_compare = self.view.mode() == "models"
         self.session.set_params(params, immediate=self.session.params is None)
+        self._update_save_actions()
         if params.compare_model is not None:
             self.view.set_model_names(params.model.name, params.compare_model.name)
 
@@ -402,7 +406,8 @@ class MainWindow(QMainWindow):
 
     # ----- saving ---------------------------------------------------------------------
     def _update_save_actions(self) -> None:
-        ok = self.doc is not None and self.doc.rendered is not None
+        """Saving is possible once the whole image is denoised with the current settings."""
+        ok = self.doc is not None and self.doc.rendered is not None and self.session.is_current()
         self.actions_.save.setEnabled(ok)
         self.actions_.save_as.setEnabled(ok)
 

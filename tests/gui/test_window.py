@@ -237,3 +237,34 @@ def test_paste_image_from_clipboard(qtbot, window):
     with qtbot.waitSignal(window.resultShown, timeout=LONG):
         window.actions_.paste.trigger()
     assert window.doc.path is None and window.doc.name == "Pasted image"
+
+
+def test_cancel_button_stops_render_and_settings_change_restarts(qtbot, window, photo,
+                                                                  monkeypatch):
+    import threading
+
+    from denoiser.gui import backend
+
+    release = threading.Event()
+    real = backend.denoise
+
+    def gated(engine, pixels, sigma, *, tile=512, progress=None, cancel=None):
+        if pixels.shape[:2] == (96, 128):  # the full render (previews are smaller or regions)
+            while not release.is_set():
+                progress(0.3)  # raises Cancelled when the cancel button was pressed
+                release.wait(0.01)
+        return real(engine, pixels, sigma, tile=tile, progress=progress, cancel=cancel)
+
+    monkeypatch.setattr(backend, "denoise", gated)
+    with qtbot.waitSignal(window.previewShown, timeout=LONG):
+        window.open_file(photo)
+    qtbot.waitUntil(lambda: window.cancel_btn.isVisible(), timeout=LONG)
+    window.cancel_btn.click()
+    qtbot.waitUntil(lambda: not window.session.is_running(), timeout=LONG)
+    assert not window.cancel_btn.isVisible() and window.doc.rendered is None
+    assert "Cancelled" in window.status_text.text()
+    release.set()
+    window.controls.set_auto(False)
+    window.controls.set_sigma(12.0)
+    wait_result(qtbot, window)
+    assert window.doc.rendered.sigma == 12.0
