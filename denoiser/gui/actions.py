@@ -6,7 +6,7 @@ Ctrl+O / Cmd+O, Ctrl+S, Ctrl++ and so on.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
@@ -32,10 +32,13 @@ class Actions(QObject):
             return a
 
         self.open = act("&Open…", SK.Open, "Open an image")
+        style = window.style()
+        self.open.setIcon(style.standardIcon(style.StandardPixmap.SP_DialogOpenButton))
         self.open_folder = act("Open &Folder for Batch…", "Ctrl+Shift+O",
                                "Queue a folder (with subfolders) for batch denoising")
         self.paste = act("&Paste Image", SK.Paste, "Denoise the image on the clipboard")
         self.save = act("&Save", SK.Save, "Save the denoised image")
+        self.save.setIcon(style.standardIcon(style.StandardPixmap.SP_DialogSaveButton))
         self.save_as = act("Save &As…", SK.SaveAs, "Save the denoised image under a new name")
         self.quit = act("&Quit", SK.Quit)
         self.recent_menu = QMenu("Open &Recent", window)
@@ -105,6 +108,7 @@ class Actions(QObject):
     def build_toolbar(self, window: QMainWindow) -> QToolBar:
         tb = QToolBar("Main", window)
         tb.setObjectName("main_toolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for a in (self.open, self.save):
             tb.addAction(a)
         tb.addSeparator()

@@ -223,8 +223,7 @@ class ImageCanvas(QWidget):
             pic = self._before if self._show_before else self._after
             self._paint_picture(p, pic or self._before, QRectF(0, 0, w, self.height()))
             label = self._labels[0] if (self._show_before or pic is None) else self._labels[1]
-            if self._split is not None or self._show_before:
-                self._paint_label(p, label, left=True)
+            self._paint_label(p, label, left=True)
             return
         x = round(self._split * w)
         self._paint_picture(p, self._before, QRectF(0, 0, x, self.height()))

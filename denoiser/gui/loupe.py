@@ -41,8 +41,8 @@ class Loupe(QFrame):
     def set_pictures(self, before: Picture | None, after: Picture | None) -> None:
         self.before.set_pictures(None, before)
         self.after.set_pictures(None, after)
-        self.before.set_labels("", "")
-        self.after.set_labels("", "")
+        self.before.set_labels("1:1", "1:1")
+        self.after.set_labels("1:1 result", "1:1 result")
 
     def look_at(self, x: float, y: float) -> None:
         for c in (self.before, self.after):

@@ -52,6 +52,7 @@ from denoiser.gui.settings import AppSettings
 from denoiser.gui.workers import Job, JobRunner
 
 APP_TITLE = "denoiser-studio"
+MAX_PATCHES = 6
 
 
 class MainWindow(QMainWindow):
@@ -79,6 +80,8 @@ class MainWindow(QMainWindow):
         self.models: list[Any] = []
         self.timings: dict[str, float] = {}
         self._load_job: Job | None = None
+        self._patches: list[PreviewPatch] = []
+        self._patch_generation = -1
         self._model_override = model
 
         # centre: banner over the comparison view
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
         self.actions_.build_menus(self)
         self.menuBar().actions()[0].menu().insertAction(self.actions_.quit, self.note_action)
         self.toolbar = self.actions_.build_toolbar(self)
+        self.actions_.layer_uncertainty.setEnabled(False)  # until a VAE result has one
         self._connect()
         self._restore_settings(device)
         self.controls.set_available_devices(backend.available_devices())
@@ -303,9 +307,13 @@ class MainWindow(QMainWindow):
     def set_document(self, doc: Document) -> None:
         """Show a new image and start denoising what is in view."""
         self.doc = doc
+        self._patches, self._patch_generation = [], -1
         self.banner.hide()
         self.view.clear()
         self.view.set_picture("original", doc.original)
+        self.actions_.layer_uncertainty.setEnabled(False)
+        if self.view.layer() == "uncertainty":
+            self.actions_.layer_result.trigger()
         self.controls.set_estimate(None)
         w, h = doc.size
         self.setWindowTitle(f"{doc.name} ({w}×{h}) — {APP_TITLE}")
@@ -362,15 +370,20 @@ class MainWindow(QMainWindow):
                 "warning")
 
     def _show_preview(self, patch: PreviewPatch) -> None:
+        """Layer view-first patches over the original: coarse ones first, finer on top."""
         doc = self.doc
         if doc is None:
             return
+        if patch.generation != self._patch_generation:
+            self._patch_generation = patch.generation
+            self._patches = []
+        self._patches = sorted([*self._patches, patch], key=lambda p: -p.factor)[-MAX_PATCHES:]
         base = doc.original.base
-        self.view.set_picture("result", Picture(base, [patch.result]))
         grey = QImage(1, 1, QImage.Format.Format_Grayscale8)
         grey.fill(128)
-        self.view.set_picture("residual", Picture(base, [Patch(grey, QRectF(0, 0, *doc.size)),
-                                                         patch.residual]))
+        self.view.set_picture("result", Picture(base, [p.result for p in self._patches]))
+        self.view.set_picture("residual", Picture(
+            base, [Patch(grey, QRectF(0, 0, *doc.size))] + [p.residual for p in self._patches]))
         self.timings.setdefault("preview", time.perf_counter())
         emit(self.previewShown)
 

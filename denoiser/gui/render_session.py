@@ -53,6 +53,7 @@ class PreviewPatch:
     factor: int
     result: Patch
     residual: Patch
+    generation: int = 0  # patches of one generation (same settings) can be layered
 
 
 class RenderSession(QObject):
@@ -243,6 +244,7 @@ class RenderSession(QObject):
             if "preview" not in self.last_timings:
                 self.last_timings["preview"] = time.perf_counter()
             self._preview_done = (patch.box, patch.factor)
+            patch.generation = self._gen
             emit(self.previewReady, patch)
 
     def _on_result(self, rendered: Rendered) -> None:
