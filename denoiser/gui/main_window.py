@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QRectF, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
@@ -249,8 +250,8 @@ class MainWindow(QMainWindow):
         if not backend.is_supported(path):
             self.banner.show_message(f"{path.name} is not a supported image type.", "error")
             return
-        if self._load_job is not None:
-            self._load_job.cancel()
+        if self._load_job is not None and shiboken6.isValid(self._load_job):
+            self._load_job.cancel()  # the newest drop wins
         self.status_text.setText(f"Opening {path.name}…")
         view = self.view.active_canvas()
         dpr = view.devicePixelRatioF()

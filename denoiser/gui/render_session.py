@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 
 from denoiser.gui import backend, preview
@@ -121,8 +122,8 @@ class RenderSession(QObject):
         return doc.rendered.key == params.key(sigma)
 
     def is_running(self) -> bool:
-        return any(j is not None and j.isRunning() for j in (self._main, self._preview,
-                                                             self._compare))
+        return any(_alive(j) and j.isRunning() for j in (self._main, self._preview,
+                                                         self._compare))
 
     def cancel(self) -> None:
         """Stop everything for this document (the cancel button)."""
@@ -130,7 +131,7 @@ class RenderSession(QObject):
         self._restart.stop()
         self._view_timer.stop()
         for job in (self._main, self._preview, self._compare):
-            if job is not None:
+            if _alive(job):
                 job.cancel()
         self._main = self._preview = self._compare = None
         emit(self.runningChanged, False)
@@ -182,7 +183,7 @@ class RenderSession(QObject):
         done = self._preview_done
         if done and preview.covers(done[0], want_box) and done[1] <= want_factor:
             return
-        if self._preview is not None:
+        if _alive(self._preview):
             self._preview.cancel()
         gen = self._gen
 
@@ -204,7 +205,7 @@ class RenderSession(QObject):
         doc, params = self.doc, self.params
         if doc is None or params is None or params.compare_model is None:
             return
-        if self._compare is not None:
+        if _alive(self._compare):
             self._compare.cancel()
         gen = self._gen
         cparams = RenderParams(model=params.compare_model, sigma=params.sigma,
@@ -269,6 +270,11 @@ class RenderSession(QObject):
     def _on_failed(self, message: str) -> None:
         self.cancel()
         emit(self.failed, message)
+
+
+def _alive(job: Job | None) -> bool:
+    """False for None and for a finished job Qt has already deleted (deleteLater)."""
+    return job is not None and shiboken6.isValid(job)
 
 
 # ----- work functions (worker threads) -----------------------------------------------

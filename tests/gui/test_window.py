@@ -268,3 +268,39 @@ def test_cancel_button_stops_render_and_settings_change_restarts(qtbot, window, 
     window.controls.set_sigma(12.0)
     wait_result(qtbot, window)
     assert window.doc.rendered.sigma == 12.0
+
+
+def test_zooming_in_before_the_result_previews_the_new_view(qtbot, window, tmp_path,
+                                                            monkeypatch):
+    import threading
+
+    from denoiser.gui import backend
+
+    big = write_photo(tmp_path / "big.png", 900, 1400)
+    release = threading.Event()
+    real = backend.denoise
+
+    def gated(engine, pixels, sigma, *, tile=512, progress=None, cancel=None):
+        if pixels.shape[:2] == (900, 1400):  # hold the whole-image pass back
+            while not release.is_set():
+                progress(0.1)
+                release.wait(0.01)
+        return real(engine, pixels, sigma, tile=tile, progress=progress, cancel=cancel)
+
+    monkeypatch.setattr(backend, "denoise", gated)
+    try:
+        with qtbot.waitSignal(window.previewShown, timeout=LONG):
+            window.open_file(big)
+        first = window._patches[-1]
+        assert first.factor > 1  # fitted: the whole view at reduced resolution
+        canvas = window.view.active_canvas()
+        canvas.set_zoom(canvas.devicePixelRatioF(), QPointF(20, 20))  # 100 % near a corner
+        box = canvas.visible_box()
+        qtbot.waitUntil(lambda: any(p.factor == 1 for p in window._patches), timeout=LONG)
+        fine = next(p for p in window._patches if p.factor == 1)
+        assert fine.box[0] >= box[0] - 1 and fine.box[1] >= box[1] - 1
+        assert len(window.view.picture("result").patches) >= 2  # coarse kept underneath
+    finally:
+        release.set()
+    wait_result(qtbot, window)
+    assert window.view.picture("result") is window.doc.rendered.picture
