@@ -304,3 +304,25 @@ def test_zooming_in_before_the_result_previews_the_new_view(qtbot, window, tmp_p
         release.set()
     wait_result(qtbot, window)
     assert window.view.picture("result") is window.doc.rendered.picture
+
+
+def test_keys_hold_space_and_zoom_shortcuts(qtbot, window, photo):
+    from PySide6.QtCore import Qt
+
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        window.open_file(photo)
+    canvas = window.view.active_canvas()
+    qtbot.keyPress(window, Qt.Key.Key_Space)
+    assert canvas.showing_before()
+    qtbot.keyRelease(window, Qt.Key.Key_Space)
+    assert not canvas.showing_before()
+    window.actions_.zoom_100.trigger()
+    assert canvas.zoom() == pytest.approx(1.0)
+    window.actions_.zoom_200.trigger()
+    assert canvas.zoom() == pytest.approx(2.0)
+    window.actions_.zoom_in.trigger()
+    assert canvas.zoom() == pytest.approx(2.5)
+    window.actions_.zoom_fit.trigger()
+    assert canvas.is_fit()
+    assert window.actions_.open.shortcut().toString() == "Ctrl+O"
+    assert window.actions_.save.shortcut().toString() == "Ctrl+S"
