@@ -66,12 +66,15 @@ def main(argv: list[str] | None = None) -> int:
             print("no model available", file=sys.stderr)
             return 1
         window.set_view_mode(args.mode)
-        window.view.set_layer(args.layer)
         window.open_file(args.image)
         if not wait(window.resultShown, "result"):
             print(f"timed out waiting for the {state['timeout']}; banner: "
                   f"{window.banner.text()!r}", file=sys.stderr)
             return 1
+        layer_action = {"result": window.actions_.layer_result,
+                        "residual": window.actions_.layer_residual,
+                        "uncertainty": window.actions_.layer_uncertainty}[args.layer]
+        layer_action.trigger()
         canvas = window.view.active_canvas()
         if args.zoom != "fit":
             z = float(args.zoom.rstrip("%")) / 100 * canvas.devicePixelRatioF()

@@ -43,6 +43,7 @@ class CompareView(QWidget):
             "uncertainty": None, "result_b": None,
         }
         self._names = ("Model A", "Model B")
+        self.residual_gain = 4.0
         self.split_canvas = ImageCanvas(placeholder=PLACEHOLDER)
         self.split_canvas.set_split(0.5)
         self.left_canvas = ImageCanvas(placeholder=PLACEHOLDER)
@@ -183,7 +184,7 @@ class CompareView(QWidget):
     def _after_label(self) -> str:
         return {
             "result": "Denoised",
-            "residual": "Removed noise (x4)",
+            "residual": f"Removed noise (×{self.residual_gain:g})",
             "uncertainty": "Uncertainty",
         }[self._layer]
 

@@ -19,11 +19,10 @@ from denoiser.gui.qimage_convert import (
     amplify_residual,
     array_to_qimage,
     qimage_to_array,
+    residual_gain,
     to_uint8,
     uncertainty_map,
 )
-
-RESIDUAL_GAIN = 4.0
 
 
 @dataclass
@@ -117,11 +116,12 @@ def document_from_qimage(image: QImage, name: str = "Pasted image") -> Document:
 
 
 def render_pictures(original: np.ndarray, result: np.ndarray, alpha: np.ndarray | None,
-                    std: np.ndarray | None, warm_zoom: float | None
-                    ) -> tuple[Picture, Picture, Picture | None]:
+                    std: np.ndarray | None, warm_zoom: float | None,
+                    sigma: float | None = None) -> tuple[Picture, Picture, Picture | None]:
     """Result, residual and (for a VAE) uncertainty pictures (worker thread)."""
     pic = make_picture(result, alpha, warm_zoom)
-    residual = make_picture(amplify_residual(original, result, RESIDUAL_GAIN), None, warm_zoom)
+    gain = residual_gain(sigma)
+    residual = make_picture(amplify_residual(original, result, gain), None, warm_zoom)
     unc = make_picture(uncertainty_map(std), None, warm_zoom) if std is not None else None
     return pic, residual, unc
 

@@ -46,6 +46,7 @@ from denoiser.gui.controls_panel import ControlsPanel
 from denoiser.gui.document import Document, Rendered, document_from_qimage, load_document
 from denoiser.gui.icons import app_icon
 from denoiser.gui.picture import Patch, Picture
+from denoiser.gui.qimage_convert import residual_gain
 from denoiser.gui.qtcompat import emit
 from denoiser.gui.render_session import PreviewPatch, RenderSession
 from denoiser.gui.saving import save_pixels, settings_note
@@ -389,6 +390,7 @@ class MainWindow(QMainWindow):
         emit(self.previewShown)
 
     def _show_result(self, r: Rendered) -> None:
+        self.view.residual_gain = residual_gain(r.sigma if r.sigma >= 0 else None)
         self.view.set_picture("result", r.picture)
         self.view.set_picture("residual", r.residual)
         self.view.set_picture("uncertainty", r.uncertainty)

@@ -90,6 +90,17 @@ def qimage_to_array(image: QImage) -> np.ndarray:
     return arr
 
 
+def residual_gain(sigma: float | None) -> float:
+    """Gain that makes noise of ``sigma`` (0-255) fill about a third of the grey range.
+
+    A fixed gain either saturates strong noise into flat clipping or leaves faint noise
+    invisible; scaling by the noise level keeps removed structure easy to spot.
+    """
+    if sigma is None or sigma <= 0:
+        return 4.0
+    return float(min(8.0, max(1.0, round(40.0 / sigma * 2) / 2)))
+
+
 def amplify_residual(original: np.ndarray, result: np.ndarray, gain: float = 4.0) -> np.ndarray:
     """Input minus output, amplified around mid-grey, so removed structure stands out.
 

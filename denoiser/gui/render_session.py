@@ -21,7 +21,12 @@ from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from denoiser.gui import backend, preview
 from denoiser.gui.document import Document, Rendered, blend_uncertain, render_pictures
 from denoiser.gui.picture import Patch
-from denoiser.gui.qimage_convert import amplify_residual, array_to_qimage, reduce_uint8
+from denoiser.gui.qimage_convert import (
+    amplify_residual,
+    array_to_qimage,
+    reduce_uint8,
+    residual_gain,
+)
 from denoiser.gui.qtcompat import emit
 from denoiser.gui.workers import Job, JobRunner
 
@@ -315,7 +320,7 @@ def _make_preview(engine: Any, doc: Document, sigma: float | None,
     return PreviewPatch(
         box=pbox, factor=factor,
         result=Patch(array_to_qimage(out, alpha), rect),
-        residual=Patch(array_to_qimage(amplify_residual(orig, out)), rect),
+        residual=Patch(array_to_qimage(amplify_residual(orig, out, residual_gain(sigma))), rect),
     )
 
 
@@ -336,7 +341,7 @@ def _full_render(job: Job, engine: Any, doc: Document, params: RenderParams,
     result = np.asarray(result, dtype=np.float32)
     shown = blend_uncertain(result, doc.pixels, std, params.blend)
     job.set_progress(1.0, "Preparing display")
-    pic, residual, unc = render_pictures(doc.pixels, shown, doc.alpha, std, zoom)
+    pic, residual, unc = render_pictures(doc.pixels, shown, doc.alpha, std, zoom, sigma)
     return Rendered(
         key=params.key(sigma), model=params.model, sigma=sigma if sigma is not None else -1.0,
         result=shown, picture=pic, residual=residual, std=std, uncertainty=unc,
