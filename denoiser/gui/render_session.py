@@ -90,6 +90,7 @@ class RenderSession(QObject):
         self._view_timer = QTimer(self, singleShot=True, interval=VIEW_DEBOUNCE_MS)
         self._view_timer.timeout.connect(self._preview_view)
         self.want_compare = False
+        self._warmed: tuple[str, str] | None = None
         self.last_timings: dict[str, float] = {}
 
     # ----- inputs ----------------------------------------------------------------
@@ -105,12 +106,33 @@ class RenderSession(QObject):
     def set_params(self, params: RenderParams, immediate: bool = False) -> None:
         """New settings: re-render after a short pause so a dragged slider stays fluid."""
         self.params = params
+        self.warm_up(params)
         if self.doc is None:
             return
         if immediate:
             self.start_now()
         else:
             self._restart.start()
+
+    def warm_up(self, params: RenderParams) -> None:
+        """Start the model's session now, so the first drop does not wait for it.
+
+        Creating an onnxruntime session takes up to a second; the core caches engines,
+        so doing it as soon as a model is chosen takes that off the first result.
+        """
+        key = (str(getattr(params.model, "path", params.model)), params.device)
+        if key == self._warmed:
+            return
+        self._warmed = key
+
+        def work(job: Job) -> tuple[str, str]:
+            engine = backend.get_engine(params.model, params.device)
+            return (str(getattr(engine, "device", params.device)),
+                    str(getattr(engine, "fallback_reason", "") or ""))
+
+        self.runner.submit(work, "warm-up",
+                           succeeded=lambda r: emit(self.engineReady, *r),
+                           failed=lambda m: emit(self.failed, m))
 
     def set_view(self, box: tuple[int, int, int, int], zoom: float) -> None:
         """The user panned or zoomed; preview the new area if the result is not there yet."""
