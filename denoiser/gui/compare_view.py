@@ -44,6 +44,7 @@ class CompareView(QWidget):
         }
         self._names = ("Model A", "Model B")
         self.residual_gain = 4.0
+        self._hover: tuple[float, float] | None = None
         self.split_canvas = ImageCanvas(placeholder=PLACEHOLDER)
         self.split_canvas.set_split(0.5)
         self.left_canvas = ImageCanvas(placeholder=PLACEHOLDER)
@@ -116,6 +117,7 @@ class CompareView(QWidget):
         return self._pics[key]
 
     def clear(self) -> None:
+        self._hover = None
         for k in self._pics:
             self._pics[k] = None
         self._refresh()
@@ -137,6 +139,15 @@ class CompareView(QWidget):
         if on:
             self._place_loupe()
             self.loupe.raise_()
+            self._aim_loupe()
+
+    def _aim_loupe(self) -> None:
+        """Point the loupe at the last hovered spot, or the middle of the view."""
+        if self._hover is None:
+            c = self.active_canvas().center()
+            self.loupe.look_at(c.x(), c.y())
+        else:
+            self.loupe.look_at(*self._hover)
 
     # ----- view ----------------------------------------------------------------
     def fit(self) -> None:
@@ -161,6 +172,7 @@ class CompareView(QWidget):
         emit(self.viewChanged)
 
     def _on_hover(self, x: float, y: float) -> None:
+        self._hover = (x, y)
         if self.loupe.isVisible():
             self.loupe.look_at(x, y)
 
@@ -207,3 +219,5 @@ class CompareView(QWidget):
         for c in (self.left_canvas, self.right_canvas):
             c.set_split(None)
         self.loupe.set_pictures(orig, self._pics["result"] or orig)
+        if self.loupe.isVisible():
+            self._aim_loupe()
