@@ -48,6 +48,9 @@ def make_app(argv: Sequence[str]) -> object:
     from denoiser.gui.icons import app_icon
 
     app.setWindowIcon(app_icon())
+    from denoiser.gui import qtcompat
+
+    qtcompat.install(app)
     return app
 
 

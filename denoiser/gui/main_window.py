@@ -23,6 +23,7 @@ from PySide6.QtGui import (
     QKeyEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -35,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from denoiser.gui import backend
+from denoiser.gui import backend, qtcompat
 from denoiser.gui.about_dialog import AboutDialog
 from denoiser.gui.actions import Actions
 from denoiser.gui.banner import Banner
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None, model: str | None = None,
                  device: str | None = None) -> None:
         super().__init__()
+        qtcompat.install(QApplication.instance())  # no-op unless the binding leaks refs
         self.settings = settings or AppSettings()
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())

@@ -8,7 +8,6 @@ GUI tests do not depend on the code they feed.
 from __future__ import annotations
 
 import os
-import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 
@@ -61,11 +60,13 @@ def window(make_window, installed_models):
 
 
 @pytest.fixture(autouse=True)
-def _true_refcount_guard():
-    """PySide 6.12's disconnect() (used by qtbot.waitSignal) loses references to True;
-    give them back after each test so a long run cannot abort (see denoiser.gui.qtcompat)."""
-    from denoiser.gui.qtcompat import repair_true_refcount
+def _singleton_reserve():
+    """PySide 6.12 on Python 3.11 loses references to None/True/False on many calls
+    (see denoiser.gui.qtcompat); keep a reserve before and after every test."""
+    from denoiser.gui import qtcompat
 
-    floor = sys.getrefcount(True)
+    if qtcompat.needs_reserve():
+        qtcompat.top_up()
     yield
-    repair_true_refcount(floor)
+    if qtcompat.needs_reserve():
+        qtcompat.top_up()
