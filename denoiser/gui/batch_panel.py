@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -72,8 +73,16 @@ class BatchPanel(QWidget):
         self.table = QTableWidget(0, 3)
         self.table.setObjectName("batch_table")
         self.table.setHorizontalHeaderLabels(["File", "Status", "Progress"])
-        self.table.horizontalHeader().setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(COL_FILE, 260)
+        header.resizeSection(COL_PROGRESS, 110)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
 
@@ -124,11 +133,17 @@ class BatchPanel(QWidget):
         self.summary.setObjectName("batch_summary")
         self.summary.setWordWrap(True)
 
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.table, 1)
-        lay.addLayout(buttons)
-        lay.addWidget(self.summary)
-        lay.addLayout(form)
+        # the queue on the left, where it can grow; the options on the right
+        left = QVBoxLayout()
+        left.addWidget(self.table, 1)
+        left.addLayout(buttons)
+        left.addWidget(self.summary)
+        options = QWidget()
+        options.setLayout(form)
+        options.setMaximumWidth(460)
+        lay = QHBoxLayout(self)
+        lay.addLayout(left, 1)
+        lay.addWidget(options)
 
         self.start_btn.clicked.connect(self.start)
         self.cancel_sel_btn.clicked.connect(self.cancel_selected)
@@ -290,6 +305,8 @@ class BatchPanel(QWidget):
             item.setToolTip(message)
             if status == "error":
                 item.setText(f"Failed: {message}")
+            item.setForeground(self.palette().color(QPalette.ColorRole.Text)
+                               if status != "error" else QColor("#d32f2f"))
         if status == "running":
             self.table.scrollToItem(self.table.item(index, COL_FILE))
 
