@@ -8,7 +8,7 @@ flicks every canvas to the original.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from denoiser.gui.image_canvas import ImageCanvas
 from denoiser.gui.loupe import Loupe
@@ -69,6 +69,14 @@ class CompareView(QWidget):
         lay.addWidget(self.stack)
         self.loupe = Loupe(self)
         self.loupe.hide()
+        self.drop_hint = QLabel("Drop to open", self)
+        self.drop_hint.setObjectName("drop_hint")
+        self.drop_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.drop_hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        self.drop_hint.setStyleSheet(
+            "#drop_hint { border: 3px dashed palette(highlight); border-radius: 12px;"
+            " background: rgba(127, 127, 127, 60); font-size: 20pt; }")
+        self.drop_hint.hide()
         self._refresh()
 
     # ----- state ---------------------------------------------------------------
@@ -133,6 +141,14 @@ class CompareView(QWidget):
 
     def holding(self) -> bool:
         return self._hold
+
+    def set_drop_hint(self, on: bool, text: str = "Drop to open") -> None:
+        """Show where a drag would land while files are dragged over the window."""
+        self.drop_hint.setText(text)
+        self.drop_hint.setGeometry(self.rect().adjusted(16, 16, -16, -16))
+        self.drop_hint.setVisible(on)
+        if on:
+            self.drop_hint.raise_()
 
     def set_loupe_visible(self, on: bool) -> None:
         self.loupe.setVisible(on)

@@ -196,8 +196,14 @@ class ControlsPanel(QWidget):
     def set_models(self, models: list[Any], select: str | None = None,
                    compare: str | None = None) -> None:
         self.model_picker.set_models(models, select)
-        others = [m for m in models if m is not self.model_picker.current()] or models
-        self.compare_picker.set_models(others, compare)
+        self.compare_picker.set_models(models, compare)
+        if compare is None and len(models) > 1:  # default to a model other than A
+            cur = self.model_picker.current()
+            other = next(m for m in models if m is not cur)
+            self.compare_picker.select(str(other.path))
+        self.compare_box.setEnabled(len(models) > 1)
+        self.compare_box.setToolTip("" if len(models) > 1
+                                    else "Install a second model to compare two models")
 
     def set_estimate(self, sigma: float | None) -> None:
         """Show the estimated noise level; in Auto mode the slider follows it."""

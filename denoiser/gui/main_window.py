@@ -198,14 +198,23 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         md = event.mimeData()
         if md.hasUrls() or md.hasImage():
+            urls = [u for u in md.urls() if u.isLocalFile()]
+            several = len(urls) > 1 or any(Path(u.toLocalFile()).is_dir() for u in urls)
+            self.view.set_drop_hint(True, "Drop to add to the batch queue" if several
+                                    else "Drop to open")
             event.acceptProposedAction()
         else:
             event.ignore()
+
+    def dragLeaveEvent(self, event: Any) -> None:  # noqa: N802
+        self.view.set_drop_hint(False)
+        super().dragLeaveEvent(event)
 
     def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
         event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self.view.set_drop_hint(False)
         md = event.mimeData()
         self.timings = {"drop": time.perf_counter()}
         paths = [u.toLocalFile() for u in md.urls() if u.isLocalFile()]
@@ -389,6 +398,9 @@ class MainWindow(QMainWindow):
         self.view.set_picture("residual", Picture(
             base, [Patch(grey, QRectF(0, 0, *doc.size))] + [p.residual for p in self._patches]))
         self.timings.setdefault("preview", time.perf_counter())
+        if self.session.is_running():
+            self.status_text.setText(f"{doc.name}: preview of the view shown; "
+                                     "denoising the whole image…")
         emit(self.previewShown)
 
     def _show_result(self, r: Rendered) -> None:
