@@ -326,3 +326,41 @@ def test_keys_hold_space_and_zoom_shortcuts(qtbot, window, photo):
     assert canvas.is_fit()
     assert window.actions_.open.shortcut().toString() == "Ctrl+O"
     assert window.actions_.save.shortcut().toString() == "Ctrl+S"
+
+
+def test_save_keeps_exif_icc_and_notes_settings(qtbot, window, tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"  # Make
+    src = tmp_path / "cam.jpg"
+    Image.fromarray((noisy_float(48, 64) * 255).astype("uint8")).save(
+        src, quality=95, exif=exif.tobytes(), icc_profile=icc)
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        window.open_file(src)
+    out = tmp_path / "cam_denoised.jpg"
+    window.note_action.setChecked(True)
+    with qtbot.waitSignal(window.saved, timeout=LONG):
+        window.save_to(out)
+    saved = Image.open(out)
+    assert saved.getexif().get(0x010F) == "TestCam"
+    assert saved.info.get("icc_profile") == icc
+    png = tmp_path / "cam_denoised.png"
+    with qtbot.waitSignal(window.saved, timeout=LONG):
+        window.save_to(png)
+    text = Image.open(png).text
+    assert text.get("denoiser:model") == "ae-color" and "denoiser:sigma" in text
+
+
+def test_transparency_is_kept(qtbot, window, tmp_path):
+    rgba = np.dstack([noisy_float(40, 40) * 255, np.full((40, 40), 128.0)]).astype("uint8")
+    src = tmp_path / "alpha.png"
+    Image.fromarray(rgba, "RGBA").save(src)
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        window.open_file(src)
+    out = tmp_path / "alpha_out.png"
+    with qtbot.waitSignal(window.saved, timeout=LONG):
+        window.save_to(out)
+    saved = np.asarray(Image.open(out))
+    assert saved.shape[2] == 4 and abs(int(saved[..., 3].mean()) - 128) <= 1
