@@ -6,13 +6,16 @@ an icon, and scripts/make_icon.py uses the same drawing to produce the files.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QLinearGradient, QPainter, QPainterPath, QPen
 
-ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+# the source tree, or a PyInstaller bundle (which puts resources/ beside the packages)
+_ROOT = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
+ICON_DIR = _ROOT / "resources" / "icons"
 ICON_NAME = "denoiser-studio"
 
 
