@@ -112,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
               f"(painted {painted - t['drop']:.2f} s)")
         if "result" in t:
             print(f"  whole image        {t['result'] - t['drop']:6.2f} s")
+        load = window.doc.extra.get("timing", {})
+        st = window.session.last_timings
+        (y0, x0, y1, x1), factor = st.get("quick_plan", ((0, 0, 0, 0), 1))
+        print(f"  breakdown: read_image {load.get('read', 0):.2f} s, display conversion "
+              f"{load.get('display', 0):.2f} s; render job: engine ready "
+              f"{st.get('engine_s', 0):.2f} s, noise estimate done {st.get('sigma_s', 0):.2f} s, "
+              f"first preview computed {st.get('quick_s', 0):.2f} s "
+              f"({(x1 - x0) // factor}x{(y1 - y0) // factor} px at 1/{factor})")
         window.session.cancel()
         window.runner.shutdown(60000)
         window.close()

@@ -6,6 +6,7 @@ Building display images is done here, in worker threads, because converting a
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,14 +98,17 @@ def fit_zoom(size: tuple[int, int], view: tuple[int, int]) -> float:
 
 def load_document(path: str | Path, view: tuple[int, int] = (0, 0)) -> Document:
     """Read an image file and prepare it for display (worker thread)."""
+    t0 = time.perf_counter()
     loaded = backend.read_image(path)
     pixels = np.asarray(loaded.pixels, dtype=np.float32)
+    t1 = time.perf_counter()
     alpha = getattr(loaded, "alpha", None)
     u8 = to_uint8(pixels, clip=False)  # read_image gives 0..1 already
     pic = make_picture(pixels, alpha, fit_zoom((pixels.shape[1], pixels.shape[0]), view), u8)
     p = Path(path)
+    timing = {"read": t1 - t0, "display": time.perf_counter() - t1}
     return Document(name=p.name, pixels=pixels, original=pic, path=p, loaded=loaded,
-                    alpha=alpha, display_u8=u8)
+                    alpha=alpha, display_u8=u8, extra={"timing": timing})
 
 
 def document_from_qimage(image: QImage, name: str = "Pasted image") -> Document:

@@ -178,14 +178,20 @@ class RenderSession(QObject):
         t0 = time.perf_counter()
         self.last_timings = {"start": t0}
 
+        stages = self.last_timings
+
         def work(job: Job) -> Any:
             engine = backend.get_engine(params.model, params.device)
+            stages["engine_s"] = time.perf_counter() - t0
             yield ("engine", str(getattr(engine, "device", params.device)),
                    str(getattr(engine, "fallback_reason", "") or ""))
             sigma = yield from _resolve_sigma(doc, params)
+            stages["sigma_s"] = time.perf_counter() - t0
             quick = preview.plan(box, zoom, preview.QUICK_BUDGET_PX)
             fine = preview.plan(box, zoom, preview.PREVIEW_BUDGET_PX)
+            stages["quick_plan"] = quick  # type: ignore[assignment]
             yield ("preview", _make_preview(engine, doc, sigma, *quick))
+            stages["quick_s"] = time.perf_counter() - t0
             if fine != quick:
                 yield ("preview", _make_preview(engine, doc, sigma, *fine))
             return _full_render(job, engine, doc, params, sigma, zoom, t0)
