@@ -157,7 +157,8 @@ class BatchPanel(QWidget):
     # ----- queue -----------------------------------------------------------------
     def add_paths(self, paths: list[str | Path]) -> tuple[int, list[Path]]:
         """Queue files and folders; returns (added, skipped unsupported files)."""
-        sources, skipped = batch_plan.collect(paths)
+        sources, skipped = batch_plan.collect(paths, self.pattern.text().strip(),
+                                              self.out_dir.text().strip() or None)
         known = {r.source.path for r in self.rows if r.status == "queued"}
         added = 0
         for src in sources:

@@ -36,12 +36,31 @@ class Source:
     root: Path | None = None  # the dropped folder it came from, for the relative layout
 
 
-def collect(paths: list[str | Path]) -> tuple[list[Source], list[Path]]:
+def own_output_suffix(pattern: str) -> str | None:
+    """The fixed ending a pattern like ``{stem}_denoised`` adds, or None if not that simple."""
+    if not pattern.startswith("{stem}"):
+        return None
+    rest = pattern[len("{stem}"):]
+    return rest if rest and "{" not in rest and "}" not in rest else None
+
+
+def collect(paths: list[str | Path], pattern: str = "",
+            out_dir: str | Path | None = None) -> tuple[list[Source], list[Path]]:
     """Expand files and folders into supported image files (sorted, subfolders included).
 
     Returns (sources, skipped): skipped are files given directly whose type is not
     supported; unsupported files inside folders are silently left out, as expected.
+    Inside folders, results of an earlier run (names ending like ``pattern`` makes them,
+    or anything under ``out_dir``) are left out too, so running twice does not chain.
     """
+    suffix = own_output_suffix(pattern)
+    out = Path(out_dir).resolve() if out_dir else None
+
+    def earlier_result(f: Path) -> bool:
+        if suffix and f.stem.endswith(suffix):
+            return True
+        return out is not None and out in f.resolve().parents
+
     sources: list[Source] = []
     skipped: list[Path] = []
     for raw in paths:
@@ -52,7 +71,8 @@ def collect(paths: list[str | Path]) -> tuple[list[Source], list[Path]]:
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for f in filenames:
                     fp = Path(dirpath) / f
-                    if not f.startswith(".") and backend.is_supported(fp):
+                    if (not f.startswith(".") and backend.is_supported(fp)
+                            and not earlier_result(fp)):
                         found.append(fp)
             sources.extend(Source(fp, p) for fp in sorted(found))
         elif backend.is_supported(p):

@@ -14,12 +14,16 @@ from typing import Any
 import numpy as np
 
 from denoiser.cancel import CancelToken
-from denoiser.errors import Cancelled, DenoiserError
+from denoiser.errors import Cancelled, DenoiserError, ImageWriteError
 from denoiser.gui import backend
 from denoiser.gui.batch_plan import FORMATS
 from denoiser.gui.qtcompat import emit
 from denoiser.gui.saving import save_pixels, settings_note
 from denoiser.gui.workers import Job
+
+
+class OutputExists(ImageWriteError):
+    """The result file is already there and replacing was not asked for."""
 
 
 @dataclass
@@ -89,6 +93,9 @@ def _one(job: Job, engine: Any, task: BatchTask, opts: BatchOptions, n: int, tot
         emit(job.progress, (n + f) / max(total, 1), task.source.name)
         check()
 
+    if not opts.overwrite and task.output.exists():  # before any slow work
+        raise OutputExists(f"{task.output.name} already exists; tick “Replace existing "
+                           "results” to overwrite it.")
     loaded = backend.read_image(task.source)
     check()
     pixels = np.asarray(loaded.pixels, dtype=np.float32)

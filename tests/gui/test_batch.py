@@ -127,3 +127,11 @@ def test_cancel_one_row_lets_the_rest_go_on(qtbot, window, tmp_path):
         panel.start()
     assert sig.args[0] == {"done": 3, "error": 0, "cancelled": 1}
     assert not (out / "b_denoised.png").exists()
+
+
+def test_running_twice_on_a_folder_does_not_chain(qtbot, window, tmp_path):
+    src = tmp_path / "photos"
+    write_photo(src / "a.png", 32, 32)
+    write_photo(src / "a_denoised.png", 32, 32)  # a result of an earlier run
+    window.batch.add_paths([src])
+    assert [r.source.path.name for r in window.batch.rows] == ["a.png"]
