@@ -29,6 +29,10 @@ class OutputExists(DenoiserError):
     """The output file is already there and overwriting was not asked for."""
 
 
+class NoiseLevelError(DenoiserError):
+    """The noise level could not be estimated (e.g. the image is tiny)."""
+
+
 @dataclass(frozen=True)
 class FileResult:
     """What :func:`denoise_file` did, for the caller's report."""
@@ -156,7 +160,11 @@ def _noise_level(engine: Engine, pixels: np.ndarray, sigma: float | str | None) 
     if sigma is None or sigma == "auto":
         from denoiser.noise import estimate_sigma
 
-        return float(estimate_sigma(pixels))
+        try:
+            return float(estimate_sigma(pixels))
+        except ValueError as e:  # too small, or NaNs: the user can still give a level
+            raise NoiseLevelError(f"Cannot estimate the noise level ({str(e).rstrip('.')}); "
+                                  "give one with --sigma.") from e
     return float(sigma)
 
 

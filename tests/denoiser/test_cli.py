@@ -220,3 +220,10 @@ def test_python_m_denoiser_help():
     out = subprocess.run([sys.executable, "-m", "denoiser", "denoise", "--help"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "exit status" in out.stdout and "130" in out.stdout
+
+
+def test_tiny_image_needs_a_given_noise_level(capsys, tmp_path, noisy_rgb, installed_models):
+    tiny = save_png(tmp_path / "tiny.png", noisy_rgb[:8, :8])
+    code, _, err = run(capsys, tiny)
+    assert code == 1 and "--sigma" in err
+    assert run(capsys, tiny, "--sigma", "10")[0] == 0
