@@ -17,10 +17,10 @@ from PySide6.QtGui import QImage
 from denoiser.gui import backend
 from denoiser.gui.picture import Picture
 from denoiser.gui.qimage_convert import (
-    amplify_residual,
     array_to_qimage,
     qimage_to_array,
     residual_gain,
+    residual_uint8,
     to_uint8,
     uncertainty_map,
 )
@@ -125,7 +125,7 @@ def render_pictures(original: np.ndarray, result: np.ndarray, alpha: np.ndarray 
     """Result, residual and (for a VAE) uncertainty pictures (worker thread)."""
     pic = make_picture(result, alpha, warm_zoom)
     gain = residual_gain(sigma)
-    residual = make_picture(amplify_residual(original, result, gain), None, warm_zoom)
+    residual = make_picture(result, None, warm_zoom, u8=residual_uint8(original, result, gain))
     unc = make_picture(uncertainty_map(std), None, warm_zoom) if std is not None else None
     return pic, residual, unc
 

@@ -111,6 +111,19 @@ def amplify_residual(original: np.ndarray, result: np.ndarray, gain: float = 4.0
     return np.clip(diff * gain + 0.5, 0.0, 1.0)
 
 
+def residual_uint8(original: np.ndarray, result: np.ndarray, gain: float = 4.0) -> np.ndarray:
+    """:func:`amplify_residual` straight to 8 bits, in row chunks (no full-size float temp)."""
+    out = np.empty(result.shape, dtype=np.uint8)
+    for y in range(0, result.shape[0], CHUNK_ROWS):
+        sl = slice(y, y + CHUNK_ROWS)
+        blk = np.subtract(original[sl], result[sl], dtype=np.float32)
+        blk *= gain * 255.0
+        blk += 127.5 + 0.5
+        np.clip(blk, 0.0, 255.0, out=blk)
+        out[sl] = blk
+    return out
+
+
 def uncertainty_map(std: np.ndarray) -> np.ndarray:
     """Scale a per-pixel standard deviation to 0..1 for display (99th percentile = white)."""
     s = std.astype(np.float32)

@@ -235,3 +235,13 @@ def test_binding_reference_leaks_are_compensated(qtbot):
     for _ in range(20_000):
         label.setText("x")  # leaks one reference to None per call on PySide 6.12 / Py 3.11
     assert sys.getrefcount(None) > 1000
+
+
+def test_residual_uint8_matches_float_version():
+    from denoiser.gui.qimage_convert import residual_uint8, to_uint8
+
+    rng = np.random.default_rng(3)
+    a = rng.random((300, 20, 3), dtype=np.float32)
+    b = np.clip(a + rng.normal(0, 0.05, a.shape).astype(np.float32), 0, 1)
+    assert np.abs(residual_uint8(a, b, 2.0).astype(int)
+                  - to_uint8(amplify_residual(a, b, 2.0)).astype(int)).max() <= 1
