@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from denoiser.gui import backend, qtcompat
+from denoiser.gui import backend, qtcompat, window_settings
 from denoiser.gui.about_dialog import AboutDialog
 from denoiser.gui.actions import Actions
 from denoiser.gui.banner import Banner
@@ -564,54 +564,10 @@ class MainWindow(QMainWindow):
 
     # ----- settings -------------------------------------------------------------------
     def _restore_settings(self, device: str | None) -> None:
-        s = self.settings
-        geo, state = s.geometry(), s.window_state()
-        if geo is not None:
-            self.restoreGeometry(geo)
-        else:
-            self.resize(1280, 800)
-        if state is not None:
-            self.restoreState(state)
-        c = self.controls
-        for w in (c, c.model_picker, c.compare_picker):
-            w.blockSignals(True)
-        c.set_sigma(s.get("sigma"))
-        c.set_auto(s.get("auto_sigma"))
-        c.set_device(device or s.get("device"))
-        c.set_tile(s.get("tile"))
-        c.blend_slider.setValue(round(s.get("uncertainty_blend") * 100))
-        for w in (c, c.model_picker, c.compare_picker):
-            w.blockSignals(False)
-        self.batch.set_options(s.get("output_dir"), s.get("naming"), s.get("out_format"),
-                               s.get("jpeg_quality"), s.get("keep_metadata"))
-        self.note_action.setChecked(s.get("note_metadata"))
-        mode = s.get("view_mode")
-        self.set_view_mode(mode if mode in ("split", "side") else "split")
-        self.actions_.loupe.setChecked(s.get("loupe"))
-        self.actions_.show_batch.setChecked(self.batch_dock.isVisible())
-        self.actions_.show_controls.setChecked(self.controls_dock.isVisible())
-        self._update_recent_menu()
+        window_settings.restore(self, device)
 
     def save_settings(self) -> None:
-        s, c = self.settings, self.controls
-        m = c.model_picker.current()
-        if m is not None:
-            s.set("model", m.name)
-        cm = c.compare_picker.current()
-        if cm is not None:
-            s.set("compare_model", cm.name)
-        s.set("sigma", c.sigma())
-        s.set("auto_sigma", c.is_auto())
-        s.set("device", c.device())
-        s.set("tile", c.tile_spin.value())
-        s.set("uncertainty_blend", c.blend_slider.value() / 100)
-        s.set("view_mode", self.view.mode())
-        s.set("loupe", self.actions_.loupe.isChecked())
-        s.set("note_metadata", self.note_action.isChecked())
-        for k, v in self.batch.options().items():
-            s.set(k, v)
-        s.set_window(self.saveGeometry(), self.saveState())
-        s.sync()
+        window_settings.store(self)
 
     def _update_recent_menu(self) -> None:
         menu = self.actions_.recent_menu
