@@ -21,17 +21,20 @@ FORMAT_BIT_DEPTH = {".jpg": 8, ".jpeg": 8}
 
 def settings_note(model: Any, sigma: float | None, device: str = "",
                   extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Text chunks describing how the result was made (readable in any metadata viewer)."""
+    """Text chunks describing how the result was made (readable in any metadata viewer).
+
+    Keys are plain words: PNG text keys may not contain colons.
+    """
     sigma_text = "auto" if sigma is None or sigma < 0 else f"{sigma:.1f}"
     note = {
         "Software": f"denoiser-studio {denoiser.__version__}",
-        "denoiser:model": str(getattr(model, "name", model)),
-        "denoiser:model_version": str(getattr(model, "version", "") or ""),
-        "denoiser:family": str(getattr(model, "family", "") or ""),
-        "denoiser:sigma": sigma_text,
+        "Denoiser model": str(getattr(model, "name", model)),
+        "Denoiser model version": str(getattr(model, "version", "") or ""),
+        "Denoiser model family": str(getattr(model, "family", "") or ""),
+        "Denoiser strength (sigma)": sigma_text,
     }
     if device:
-        note["denoiser:device"] = device
+        note["Denoiser device"] = device
     note.update(extra or {})
     return note
 

@@ -18,8 +18,11 @@ pytestmark = pytest.mark.usefixtures("installed_models")
 
 
 def wait_result(qtbot, w) -> None:
-    qtbot.waitUntil(lambda: w.doc is not None and w.doc.rendered is not None
+    """Until the whole image is denoised with the current settings (or an error shows)."""
+    qtbot.waitUntil(lambda: w.banner.level == "error" and w.banner.isVisible()
+                    or w.doc is not None and w.doc.rendered is not None
                     and w.session.is_current(), timeout=LONG)
+    assert not (w.banner.level == "error" and w.banner.isVisible()), w.banner.text()
 
 
 def test_drop_file_shows_view_first_then_result(qtbot, window, photo):
@@ -200,8 +203,8 @@ def test_sixteen_bit_stays_sixteen_bit(qtbot, window, tmp_path):
     arr = (np.random.default_rng(0).random((40, 50, 3)) * 65535).astype(np.uint16)
     src = tmp_path / "deep.png"
     _write_png16(src, arr)
-    with qtbot.waitSignal(window.resultShown, timeout=LONG):
-        window.open_file(src)
+    window.open_file(src)
+    wait_result(qtbot, window)
     assert window.doc.bit_depth == 16
     out = tmp_path / "deep_out.png"
     with qtbot.waitSignal(window.saved, timeout=LONG):
@@ -350,7 +353,7 @@ def test_save_keeps_exif_icc_and_notes_settings(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.saved, timeout=LONG):
         window.save_to(png)
     text = Image.open(png).text
-    assert text.get("denoiser:model") == "ae-color" and "denoiser:sigma" in text
+    assert text.get("Denoiser model") == "ae-color" and "Denoiser strength (sigma)" in text
 
 
 def test_transparency_is_kept(qtbot, window, tmp_path):
