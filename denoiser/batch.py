@@ -216,6 +216,9 @@ def denoise_file(
     else:
         out = eng.denoise(loaded.pixels, level, tile=tile, progress=progress, cancel=cancel)
     np.clip(out, 0.0, 1.0, out=out)
+    # the input's pixels are not needed to save "like" it, and saving makes temporary
+    # copies of the output: let the input go first (a 24 MP photo: 275 MB less at peak)
+    loaded.pixels = np.empty((0, 0, out.shape[2]), np.float32)
     _make_folder(dst.parent)
     write_image(dst, out, like=loaded, alpha=loaded.alpha, overwrite=overwrite)
     if unc is not None and std is not None:
