@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", default="1280x800", help="window size WxH")
     p.add_argument("--no-full", action="store_true", help="stop after the first preview")
     p.add_argument("--timeout", type=float, default=1800)
+    p.add_argument("--repeat", type=int, default=1, help="drop the file this many times")
     args = p.parse_args(argv)
 
     from PySide6.QtCore import QEventLoop, QMimeData, QPointF, Qt, QTimer, QUrl
@@ -87,39 +88,49 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         md = QMimeData()
         md.setUrls([QUrl.fromLocalFile(str(photo))])
-        enter = QDragEnterEvent(QPointF(ww / 2, wh / 2).toPoint(), Qt.DropAction.CopyAction, md,
-                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(window, enter)
-        drop = QDropEvent(QPointF(ww / 2, wh / 2), Qt.DropAction.CopyAction, md,
-                          Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(window, drop)
-        wait(window.previewShown)
-        app.processEvents()  # let the paint happen
-        window.view.active_canvas().repaint()
-        painted = time.perf_counter()
-        t = window.timings
-        if "preview" not in t:
-            print(f"no preview: {window.banner.text() or 'timed out'}",
-                  file=sys.stderr)
-            return 1
-        if not args.no_full:
-            wait(window.resultShown)
-        w_img, h_img = window.doc.size
-        print(f"image {w_img}x{h_img} ({w_img * h_img / 1e6:.1f} MP), model {model.name}, "
-              f"window {ww}x{wh}, {os.cpu_count()} CPU threads")
-        print(f"  original shown     {t['shown'] - t['drop']:6.2f} s after the drop")
-        print(f"  first denoised view {t['preview'] - t['drop']:5.2f} s "
-              f"(painted {painted - t['drop']:.2f} s)")
-        if "result" in t:
-            print(f"  whole image        {t['result'] - t['drop']:6.2f} s")
-        load = window.doc.extra.get("timing", {})
-        st = window.session.last_timings
-        (y0, x0, y1, x1), factor = st.get("quick_plan", ((0, 0, 0, 0), 1))
-        print(f"  breakdown: read_image {load.get('read', 0):.2f} s, display conversion "
-              f"{load.get('display', 0):.2f} s; render job: engine ready "
-              f"{st.get('engine_s', 0):.2f} s, noise estimate done {st.get('sigma_s', 0):.2f} s, "
-              f"first preview computed {st.get('quick_s', 0):.2f} s "
-              f"({(x1 - x0) // factor}x{(y1 - y0) // factor} px at 1/{factor})")
+        firsts: list[float] = []
+        for run in range(args.repeat):
+            if run:  # let the previous image's background work stop first
+                window.session.cancel()
+                while window.runner.is_busy():
+                    wait(window.runner.busyChanged, give_up=lambda: not window.runner.is_busy())
+            enter = QDragEnterEvent(QPointF(ww / 2, wh / 2).toPoint(), Qt.DropAction.CopyAction,
+                                    md, Qt.MouseButton.LeftButton,
+                                    Qt.KeyboardModifier.NoModifier)
+            QApplication.sendEvent(window, enter)
+            drop = QDropEvent(QPointF(ww / 2, wh / 2), Qt.DropAction.CopyAction, md,
+                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+            QApplication.sendEvent(window, drop)
+            wait(window.previewShown)
+            app.processEvents()  # let the paint happen
+            window.view.active_canvas().repaint()
+            painted = time.perf_counter()
+            t = window.timings
+            if "preview" not in t:
+                print(f"no preview: {window.banner.text() or 'timed out'}", file=sys.stderr)
+                return 1
+            if not args.no_full and run == args.repeat - 1:
+                wait(window.resultShown)
+            w_img, h_img = window.doc.size
+            if run == 0:
+                print(f"image {w_img}x{h_img} ({w_img * h_img / 1e6:.1f} MP), model "
+                      f"{model.name}, window {ww}x{wh}, {os.cpu_count()} CPU threads")
+            firsts.append(painted - t["drop"])
+            print(f"run {run + 1}: original shown {t['shown'] - t['drop']:.2f} s, first denoised "
+                  f"view {t['preview'] - t['drop']:.2f} s (painted {painted - t['drop']:.2f} s)")
+            if "result" in t:
+                print(f"  whole image        {t['result'] - t['drop']:6.2f} s")
+            load = window.doc.extra.get("timing", {})
+            st = window.session.last_timings
+            (y0, x0, y1, x1), factor = st.get("quick_plan", ((0, 0, 0, 0), 1))
+            print(f"  breakdown: read_image {load.get('read', 0):.2f} s, display conversion "
+                  f"{load.get('display', 0):.2f} s; render job: noise estimate done "
+                  f"{st.get('sigma_s', 0):.2f} s, first preview computed "
+                  f"{st.get('quick_s', 0):.2f} s ({(x1 - x0) // factor}x{(y1 - y0) // factor} "
+                  f"px at 1/{factor})")
+        firsts.sort()
+        print(f"first denoised view painted: median {firsts[len(firsts) // 2]:.2f} s, "
+              f"best {firsts[0]:.2f} s, worst {firsts[-1]:.2f} s over {len(firsts)} drops")
         window.session.cancel()
         window.runner.shutdown(60000)
         window.close()

@@ -48,7 +48,7 @@ class Document:
 
     name: str
     pixels: np.ndarray  # float32 H x W x C in 0..1
-    original: Picture
+    original: Picture | None  # None until the display picture is built
     path: Path | None = None  # None for a pasted image
     loaded: Any = None  # the core's LoadedImage (keeps EXIF, ICC, bit depth)
     alpha: np.ndarray | None = None
@@ -74,14 +74,16 @@ class Document:
 
 
 def make_picture(pixels: np.ndarray, alpha: np.ndarray | None = None,
-                 warm_zoom: float | None = None, u8: np.ndarray | None = None) -> Picture:
-    """Display picture for ``pixels``; ``warm_zoom`` pre-builds the mipmap for that zoom."""
+                 warm_zoom: float | None = None, u8: np.ndarray | None = None,
+                 every_level: bool = True) -> Picture:
+    """Display picture for ``pixels``; ``warm_zoom`` pre-builds the reduced copy for that
+    zoom (``every_level``: and those between it and 50 %)."""
     if u8 is None:
         u8 = to_uint8(pixels)
     pic = Picture(array_to_qimage(u8, alpha))
     if warm_zoom is not None:
         if alpha is None:
-            pic.prebuild(u8, warm_zoom)
+            pic.prebuild(u8, warm_zoom, every=every_level)
         else:
             pic.level_for(warm_zoom)
     return pic
@@ -96,19 +98,32 @@ def fit_zoom(size: tuple[int, int], view: tuple[int, int]) -> float:
     return min(vw / w, vh / h)
 
 
-def load_document(path: str | Path, view: tuple[int, int] = (0, 0)) -> Document:
-    """Read an image file and prepare it for display (worker thread)."""
+def read_document(path: str | Path) -> Document:
+    """Read an image file into a Document without display pictures yet (worker thread)."""
     t0 = time.perf_counter()
     loaded = backend.read_image(path)
     pixels = np.asarray(loaded.pixels, dtype=np.float32)
     t1 = time.perf_counter()
-    alpha = getattr(loaded, "alpha", None)
     u8 = to_uint8(pixels, clip=False)  # read_image gives 0..1 already
-    pic = make_picture(pixels, alpha, fit_zoom((pixels.shape[1], pixels.shape[0]), view), u8)
     p = Path(path)
-    timing = {"read": t1 - t0, "display": time.perf_counter() - t1}
-    return Document(name=p.name, pixels=pixels, original=pic, path=p, loaded=loaded,
-                    alpha=alpha, display_u8=u8, extra={"timing": timing})
+    return Document(name=p.name, pixels=pixels, original=None, path=p, loaded=loaded,
+                    alpha=getattr(loaded, "alpha", None), display_u8=u8,
+                    extra={"timing": {"read": t1 - t0, "u8": time.perf_counter() - t1}})
+
+
+def add_display(doc: Document, view: tuple[int, int] = (0, 0)) -> Document:
+    """Build the original's display picture (worker thread); only the reduced copy the
+    first paint needs is made here, the others follow after the first preview."""
+    t0 = time.perf_counter()
+    doc.original = make_picture(doc.pixels, doc.alpha, fit_zoom(doc.size, view),
+                                doc.display_u8, every_level=False)
+    doc.extra.setdefault("timing", {})["display"] = time.perf_counter() - t0
+    return doc
+
+
+def load_document(path: str | Path, view: tuple[int, int] = (0, 0)) -> Document:
+    """Read an image file and prepare it for display (worker thread)."""
+    return add_display(read_document(path), view)
 
 
 def document_from_qimage(image: QImage, name: str = "Pasted image") -> Document:

@@ -17,9 +17,9 @@ import numpy as np
 Box = tuple[int, int, int, int]  # y0, x0, y1, x1
 
 # Two passes: a quick one that is on screen within about a second even on a busy CPU
-# (a 0.25 MP U-Net pass takes 0.3-0.8 s on two laptop cores), then one at screen
+# (a 0.15 MP U-Net pass takes 0.2-0.5 s on two busy laptop cores), then one at screen
 # resolution; the whole image follows.
-QUICK_BUDGET_PX = 250_000
+QUICK_BUDGET_PX = 150_000
 PREVIEW_BUDGET_PX = 1_200_000
 
 

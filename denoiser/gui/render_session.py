@@ -94,9 +94,15 @@ class RenderSession(QObject):
         self.last_timings: dict[str, float] = {}
 
     # ----- inputs ----------------------------------------------------------------
-    def set_document(self, doc: Document | None) -> None:
-        """A new image: start at once (no debounce), view first."""
+    def set_document(self, doc: Document | None,
+                     view: tuple[tuple[int, int, int, int], float] | None = None) -> None:
+        """A new image: start at once (no debounce), view first.
+
+        ``view`` (box, zoom) is the area that will be in view, for an image not shown yet.
+        """
         self.doc = doc
+        if view is not None:
+            self._view = view
         self._preview_done = None
         if doc is None:
             self.cancel()
