@@ -138,6 +138,7 @@ class ControlsPanel(QWidget):
 
         self._estimate: float | None = None
         self._available: list[str] = ["cpu"]
+        self._have = "CPU"
         self.slider.valueChanged.connect(self._slider_moved)
         self.spin.valueChanged.connect(self._spin_changed)
         self.auto_check.toggled.connect(self._auto_toggled)
@@ -223,15 +224,15 @@ class ControlsPanel(QWidget):
             item = model.item(i)
             item.setEnabled(ok)
             item.setToolTip("" if ok else "Not available on this machine")
-        have = ", ".join(d.upper() for d in self._available) or "none"
-        self.device_status.setText(f"This machine: {have}")
+        self._have = ", ".join(d.upper() for d in self._available) or "none"
+        self.device_status.setText(f"This machine has: {self._have}")
 
     def set_device_status(self, used: str, fallback_reason: str) -> None:
         """Say what the engine actually runs on, and why if it is not what was asked."""
         text = f"Running on {used.upper()}"
         if fallback_reason:
             text += f" — {fallback_reason}"
-        self.device_status.setText(text)
+        self.device_status.setText(f"{text}\nThis machine has: {self._have}")
         self.device_status.setToolTip(text)
 
     # ----- internals -------------------------------------------------------------

@@ -367,3 +367,15 @@ def test_transparency_is_kept(qtbot, window, tmp_path):
         window.save_to(out)
     saved = np.asarray(Image.open(out))
     assert saved.shape[2] == 4 and abs(int(saved[..., 3].mean()) - 128) <= 1
+
+
+def test_newest_drop_wins(qtbot, window, tmp_path):
+    a = write_photo(tmp_path / "a.png", 300, 400, seed=1)
+    b = write_photo(tmp_path / "b.png", 60, 80, seed=2)
+    window.open_file(a)
+    window.open_file(b)
+    wait_result(qtbot, window)
+    qtbot.waitUntil(lambda: not window.runner.is_busy(), timeout=LONG)
+    assert window.doc.path == b and window.doc.rendered is not None
+    assert window.view.picture("original") is window.doc.original
+    assert "b.png" in window.windowTitle()
