@@ -356,7 +356,8 @@ class MainWindow(QMainWindow):
         stashed = self._stashed_patches if started else []
         self._stashed_patches = []
         self._patches, self._patch_generation = [], -1
-        self.banner.hide()
+        if self.banner.level == "error":  # about the previous file; notices stay
+            self.banner.hide()
         self.view.clear()
         self.view.set_picture("original", doc.original)
         self.actions_.layer_uncertainty.setEnabled(False)

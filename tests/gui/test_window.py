@@ -165,7 +165,7 @@ def test_settings_survive_restart(qtbot, make_window, gui_settings, tmp_path):
     w1.batch.out_dir.setText(str(tmp_path / "out"))
     w1.batch.pattern.setText("{stem}_clean")
     w1.set_view_mode("side")
-    w1.resize(777, 555)
+    w1.resize(790, 590)
     w1.close()
 
     w2 = make_window(settings=AppSettings(tmp_path / "settings.ini"))
@@ -177,7 +177,7 @@ def test_settings_survive_restart(qtbot, make_window, gui_settings, tmp_path):
     assert w2.batch.out_dir.text() == str(tmp_path / "out")
     assert w2.batch.pattern.text() == "{stem}_clean"
     assert w2.view.mode() == "side"
-    assert (w2.width(), w2.height()) == (777, 555)
+    assert (w2.width(), w2.height()) == (790, 590)
 
 
 def test_save_never_replaces_original_without_asking(qtbot, window, photo, tmp_path):
