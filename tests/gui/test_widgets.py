@@ -48,8 +48,10 @@ def test_residual_is_mid_grey_where_nothing_removed():
     assert uncertainty_map(np.zeros((3, 3, 3), np.float32)).max() == 0
 
 
-def grab_pixel(widget, x: int, y: int) -> QColor:
-    return widget.grab().toImage().pixelColor(x, y)
+def grab_pixel(widget, x: float, y: float) -> QColor:
+    """Colour at logical widget position (x, y); grab() images are in device pixels."""
+    dpr = widget.devicePixelRatioF()
+    return widget.grab().toImage().pixelColor(round(x * dpr), round(y * dpr))
 
 
 def test_canvas_100_percent_is_pixel_exact(qtbot):
@@ -78,13 +80,13 @@ def test_canvas_zoom_above_100_is_nearest_neighbour(qtbot):
     canvas.show()
     canvas.set_pictures(None, Picture(array_to_qimage(arr)))
     canvas.set_view(4.0, 4, 4, fit=False)
-    shot = canvas.grab().toImage()
+    shot = canvas.grab().toImage()  # device pixels
+    dpr = canvas.devicePixelRatioF()
     o = canvas.image_to_widget(QPointF(0, 0))
-    reds = {shot.pixelColor(round(o.x()) + dx, round(o.y()) + dy).red()
-            for dx in range(4) for dy in range(4)}
-    assert reds == {0}  # one image pixel, four by four screen pixels, no blending
-    reds = {shot.pixelColor(round(o.x()) + 4 + dx, round(o.y()) + dy).red()
-            for dx in range(4) for dy in range(4)}
+    ox, oy = round(o.x() * dpr), round(o.y() * dpr)
+    reds = {shot.pixelColor(ox + dx, oy + dy).red() for dx in range(4) for dy in range(4)}
+    assert reds == {0}  # one image pixel, four by four device pixels, no blending
+    reds = {shot.pixelColor(ox + 4 + dx, oy + dy).red() for dx in range(4) for dy in range(4)}
     assert reds == {255}
 
 
@@ -158,8 +160,8 @@ def test_patch_drawn_over_base(qtbot):
     canvas.set_view(canvas.devicePixelRatioF(), 20, 20, fit=False)
     inside = canvas.image_to_widget(QPointF(20, 20))
     outside = canvas.image_to_widget(QPointF(5, 5))
-    assert grab_pixel(canvas, round(inside.x()), round(inside.y())).red() == 255
-    assert grab_pixel(canvas, round(outside.x()), round(outside.y())).red() == 0
+    assert grab_pixel(canvas, inside.x(), inside.y()).red() == 255
+    assert grab_pixel(canvas, outside.x(), outside.y()).red() == 0
 
 
 def test_mipmap_levels_are_used_when_zoomed_out():
@@ -245,3 +247,24 @@ def test_residual_uint8_matches_float_version():
     b = np.clip(a + rng.normal(0, 0.05, a.shape).astype(np.float32), 0, 1)
     assert np.abs(residual_uint8(a, b, 2.0).astype(int)
                   - to_uint8(amplify_residual(a, b, 2.0)).astype(int)).max() <= 1
+
+
+def test_pixel_exact_on_high_dpi_screens():
+    """The same canvas tests on a 2x and a 1.5x screen (a fresh process per scale)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if os.environ.get("DENOISER_GUI_HIDPI_CHILD"):
+        pytest.skip("already inside the high-DPI run")
+    here = Path(__file__)
+    for scale in ("2", "1.5"):
+        env = {**os.environ, "QT_SCALE_FACTOR": scale, "QT_QPA_PLATFORM": "offscreen",
+               "DENOISER_GUI_HIDPI_CHILD": "1"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here),
+             "-k", "pixel_exact or nearest_neighbour or split_shows or patch_drawn"],
+            env=env, capture_output=True, text=True, timeout=300, cwd=here.parents[2])
+        assert proc.returncode == 0, proc.stdout[-2000:]
+        assert "4 passed" in proc.stdout, proc.stdout[-500:]
