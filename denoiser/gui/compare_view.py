@@ -31,6 +31,7 @@ class CompareView(QWidget):
     """
 
     viewChanged = Signal()  # zoom or pan changed (the preview may need re-running)
+    loupeMoved = Signal(float, float)  # image point under the loupe (preview it at 1:1)
     holdChanged = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -161,9 +162,11 @@ class CompareView(QWidget):
         """Point the loupe at the last hovered spot, or the middle of the view."""
         if self._hover is None:
             c = self.active_canvas().center()
-            self.loupe.look_at(c.x(), c.y())
+            x, y = c.x(), c.y()
         else:
-            self.loupe.look_at(*self._hover)
+            x, y = self._hover
+        self.loupe.look_at(x, y)
+        emit(self.loupeMoved, x, y)
 
     # ----- view ----------------------------------------------------------------
     def fit(self) -> None:
@@ -191,6 +194,7 @@ class CompareView(QWidget):
         self._hover = (x, y)
         if self.loupe.isVisible():
             self.loupe.look_at(x, y)
+            emit(self.loupeMoved, x, y)
 
     def resizeEvent(self, event) -> None:  # noqa: N802, ANN001
         super().resizeEvent(event)

@@ -53,6 +53,7 @@ from denoiser.gui.document import (
     read_document,
 )
 from denoiser.gui.icons import app_icon
+from denoiser.gui.loupe import LOUPE_SIZE
 from denoiser.gui.picture import Patch
 from denoiser.gui.qimage_convert import residual_gain
 from denoiser.gui.qtcompat import emit
@@ -191,6 +192,8 @@ class MainWindow(QMainWindow):
         self.controls.paramsChanged.connect(self._params_changed)
         self.controls.compareToggled.connect(self._compare_toggled)
         self.view.viewChanged.connect(self._view_changed)
+        self.view.loupeMoved.connect(
+            lambda x, y: self.session.preview_spot(x, y, LOUPE_SIZE + 20))
         self.session.engineReady.connect(self._engine_ready)
         self.session.sigmaEstimated.connect(self.controls.set_estimate)
         self.session.previewReady.connect(self._show_preview)

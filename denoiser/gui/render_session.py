@@ -84,11 +84,14 @@ class RenderSession(QObject):
         self._main: Job | None = None
         self._preview: Job | None = None
         self._compare: Job | None = None
-        self._preview_done: tuple[tuple[int, int, int, int], int] | None = None
+        self._done: list[tuple[tuple[int, int, int, int], int]] = []  # previewed areas
         self._restart = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._restart.timeout.connect(self.start_now)
         self._view_timer = QTimer(self, singleShot=True, interval=VIEW_DEBOUNCE_MS)
         self._view_timer.timeout.connect(self._preview_view)
+        self._spot: tuple[tuple[int, int, int, int], float] | None = None
+        self._spot_timer = QTimer(self, singleShot=True, interval=VIEW_DEBOUNCE_MS // 2)
+        self._spot_timer.timeout.connect(self._preview_spot_now)
         self.want_compare = False
         self._warmed: tuple[str, str] | None = None
         self.last_timings: dict[str, float] = {}
@@ -103,7 +106,7 @@ class RenderSession(QObject):
         self.doc = doc
         if view is not None:
             self._view = view
-        self._preview_done = None
+        self._done = []
         if doc is None:
             self.cancel()
             return
@@ -180,7 +183,7 @@ class RenderSession(QObject):
         box, zoom = self._view
         if box[2] <= box[0] or box[3] <= box[1]:
             box = (0, 0, doc.pixels.shape[0], doc.pixels.shape[1])
-        self._preview_done = None
+        self._done = []
         t0 = time.perf_counter()
         self.last_timings = {"start": t0}
 
@@ -214,13 +217,30 @@ class RenderSession(QObject):
 
     def _preview_view(self) -> None:
         """Preview-only job for a new view while the full render is still on its way."""
+        self._preview_area(*self._view)
+
+    def preview_spot(self, x: float, y: float, size: int = 200) -> None:
+        """Denoise a small area at full resolution around (x, y), e.g. under the loupe."""
+        if self.doc is None or self.is_current():
+            return
+        h, w = self.doc.pixels.shape[:2]
+        half = size // 2
+        x0, y0 = max(0, int(x) - half), max(0, int(y) - half)
+        self._spot = ((y0, x0, min(h, y0 + size), min(w, x0 + size)), 1.0)
+        self._spot_timer.start()
+
+    def _preview_spot_now(self) -> None:
+        if self._spot is not None:
+            self._preview_area(*self._spot)
+
+    def _preview_area(self, box: tuple[int, int, int, int], zoom: float) -> None:
         doc, params = self.doc, self.params
         if doc is None or params is None or self.is_current():
             return
-        box, zoom = self._view
         want_box, want_factor = preview.plan(box, zoom)
-        done = self._preview_done
-        if done and preview.covers(done[0], want_box) and done[1] <= want_factor:
+        if want_box[2] <= want_box[0] or want_box[3] <= want_box[1]:
+            return
+        if any(preview.covers(b, want_box) and f <= want_factor for b, f in self._done):
             return
         if _alive(self._preview):
             self._preview.cancel()
@@ -283,7 +303,7 @@ class RenderSession(QObject):
                 return
             if "preview" not in self.last_timings:
                 self.last_timings["preview"] = time.perf_counter()
-            self._preview_done = (patch.box, patch.factor)
+            self._done.append((patch.box, patch.factor))
             patch.generation = self._gen
             emit(self.previewReady, patch)
 

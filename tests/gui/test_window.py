@@ -14,6 +14,8 @@ from guihelpers import LONG, drop_urls, noisy_float, write_photo
 from PIL import Image
 from PySide6.QtCore import QPointF
 
+from denoiser.gui.qtcompat import emit
+
 pytestmark = pytest.mark.usefixtures("installed_models")
 
 
@@ -379,3 +381,34 @@ def test_newest_drop_wins(qtbot, window, tmp_path):
     assert window.doc.path == b and window.doc.rendered is not None
     assert window.view.picture("original") is window.doc.original
     assert "b.png" in window.windowTitle()
+
+
+def test_loupe_previews_its_spot_at_full_resolution(qtbot, window, tmp_path, monkeypatch):
+    import threading
+
+    from denoiser.gui import backend
+
+    big = write_photo(tmp_path / "big.png", 900, 1400)
+    release = threading.Event()
+    real = backend.denoise
+
+    def gated(engine, pixels, sigma, *, tile=512, progress=None, cancel=None):
+        if pixels.shape[:2] == (900, 1400):  # hold the whole-image pass back
+            while not release.is_set():
+                progress(0.1)
+                release.wait(0.01)
+        return real(engine, pixels, sigma, tile=tile, progress=progress, cancel=cancel)
+
+    monkeypatch.setattr(backend, "denoise", gated)
+    try:
+        with qtbot.waitSignal(window.previewShown, timeout=LONG):
+            window.open_file(big)
+        window.actions_.loupe.setChecked(True)
+        emit(window.view.split_canvas.hovered, 300.0, 200.0)
+        qtbot.waitUntil(lambda: any(p.factor == 1 for p in window._patches), timeout=LONG)
+        spot = next(p for p in window._patches if p.factor == 1)
+        y0, x0, y1, x1 = spot.box
+        assert x0 <= 300 <= x1 and y0 <= 200 <= y1
+        assert window.view.loupe.after.pictures()[1] is window.view.picture("result")
+    finally:
+        release.set()
