@@ -37,7 +37,10 @@ def _ssim_2d(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ssim(clean: np.ndarray, out: np.ndarray) -> float:
-    """SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5) on 8-bit values, mean over channels."""
+    """SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5) on 8-bit values.
+
+    Colour images give the mean over channels.
+    """
     a, b = to_8bit(clean), to_8bit(out)
     if a.ndim == 2:
         return _ssim_2d(a, b)

@@ -36,8 +36,9 @@ def scene(w: int = 768, h: int = 512) -> Image.Image:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     clean = np.asarray(scene(), dtype=np.float32) / 255
-    noisy = clean + np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32) * 25 / 255
-    Image.fromarray(np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)).save(OUT / "noisy-sample.png")
+    noise = np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
+    noisy = np.round(np.clip(clean + noise * 25 / 255, 0, 1) * 255).astype(np.uint8)
+    Image.fromarray(noisy).save(OUT / "noisy-sample.png")
     Image.fromarray(np.round(clean * 255).astype(np.uint8)).save(OUT / "clean-sample.png")
 
 

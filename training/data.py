@@ -82,7 +82,7 @@ class PatchSampler:
             raise ValueError(f"no usable training images in {list(folders)}")
         return cls(images, **kwargs)
 
-    def batch(self, size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(self, size: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
         """Return (clean, noisy, sigma_map), each float32 N x C x P x P (sigma: N x 1 x P x P)."""
         p = self.patch
         idx = torch.randint(len(self.images), (size,), generator=gen).tolist()

@@ -1,7 +1,7 @@
 """Evaluate a model, and optionally the classic peers, under the protocol of the test sets.
 
-``python -m training.evaluate --model resources/models/ae-color.onnx --data ../shared/datasets/test/CBSD68
---sigmas 15 25 50 --peers cbm3d nlm``
+``python -m training.evaluate --model resources/models/ae-color.onnx
+--data ../shared/datasets/test/CBSD68 --sigmas 15 25 50 --peers bm3d nlm``
 
 Protocol: noisy = clean + N(0, sigma/255) in float, unclipped, seeded by the image's index
 in sorted file order; PSNR and SSIM on outputs clipped and rounded to 8 bits.
@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     results = evaluate(args.model, args.data, args.sigmas, args.peers, args.limit,
                        args.peer_limit, args.threads, args.vae_samples)
-    results["command"] = "python -m training.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
+    args_used = argv if argv is not None else sys.argv[1:]
+    results["command"] = "python -m training.evaluate " + " ".join(args_used)
     print_table(results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

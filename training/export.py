@@ -53,7 +53,8 @@ def export_graph(net, path: Path, opset: int = 17) -> None:
     x, s = torch.rand(1, c, 64, 64), torch.full((1, 1, 64, 64), 0.1)
     dyn = {0: "batch", 2: "height", 3: "width"}
     if net.family == "vae":
-        wrapper, args, names = VAEExport(net), (x, s, torch.zeros(1)), ["noisy", "sigma", "temperature"]
+        wrapper, args = VAEExport(net), (x, s, torch.zeros(1))
+        names = ["noisy", "sigma", "temperature"]
     else:
         wrapper, args, names = AEExport(net), (x, s), ["noisy", "sigma"]
     torch.onnx.export(wrapper.eval(), args, str(path), input_names=names, output_names=["denoised"],
@@ -107,7 +108,8 @@ def metadata(state: dict, net, version: str, bench: dict) -> dict[str, str]:
     d = recipe["data"]
     meta = {
         "name": recipe["name"], "family": net.family, "channels": str(net.channels),
-        "noise_type": d.get("noise", "gaussian"), "sigma_min": "0", "sigma_max": str(d["sigma_max"]),
+        "noise_type": d.get("noise", "gaussian"), "sigma_min": "0",
+        "sigma_max": str(d["sigma_max"]),
         "multiple": str(net.multiple), "version": version, "format_version": FORMAT_VERSION,
         "recipe": yaml.safe_dump(recipe, sort_keys=False),
         "training_steps": str(state["step"]),

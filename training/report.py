@@ -43,7 +43,8 @@ def plot_curves(logs: list[Path], out: Path) -> None:
 
 def eval_table(res: dict) -> list[str]:
     sigmas = sorted({s for m in res["methods"].values() for s in m}, key=float)
-    head = "| method | " + " | ".join(f"sigma {s}: PSNR / SSIM" for s in sigmas) + " | s per MP |"
+    cols = " | ".join(f"sigma {s}: PSNR / SSIM" for s in sigmas)
+    head = f"| method | {cols} | s per MP |"
     lines = [f"### {res['data']}", "", head, "|---" * (len(sigmas) + 2) + "|"]
     for name, by in res["methods"].items():
         cells = [f"{by[s]['psnr']:.2f} / {by[s]['ssim']:.4f}" if s in by else "" for s in sigmas]
@@ -51,7 +52,8 @@ def eval_table(res: dict) -> list[str]:
         n = next(iter(by.values()))["images"]
         lines.append(f"| {name} ({n} images) | " + " | ".join(cells) + f" | {spm:.2f} |")
     for name, vals in PUBLISHED.get(res["data"], {}).items():
-        cells = [vals[["15", "25", "50"].index(s)] if s in ("15", "25", "50") else "" for s in sigmas]
+        levels = ["15", "25", "50"]
+        cells = [vals[levels.index(s)] if s in levels else "" for s in sigmas]
         lines.append(f"| {name} (published) | " + " | ".join(cells) + " | |")
     if "vae" in res:
         lines += ["", "VAE uncertainty at sigma 25: " +

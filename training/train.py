@@ -1,4 +1,4 @@
-"""Train a denoiser from a recipe: ``python -m training.train --recipe training/recipes/ae-color.yaml``.
+"""Train a denoiser from a recipe (``python -m training.train --recipe RECIPE.yaml``).
 
 One readable loop: sample a batch, forward, loss, step; validate and checkpoint every so
 often; stop at the recipe's step count or the ``--max-minutes`` budget, whichever comes
@@ -135,8 +135,8 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         opt.step()
         ema.update_parameters(model)
         step += 1
-        l = float(loss.detach())
-        running = l if running is None else 0.98 * running + 0.02 * l
+        value = float(loss.detach())
+        running = value if running is None else 0.98 * running + 0.02 * value
         bar.update(1)
         val_psnr = ""
         if step % cfg["val_every"] == 0 or step == cfg["steps"]:
@@ -159,7 +159,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--recipe", required=True, help="recipe YAML (architecture, data, schedule, seed)")
+    p.add_argument("--recipe", required=True, help="recipe YAML")
     p.add_argument("--out", type=Path, help="run folder (default runs/<recipe name>)")
     p.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     p.add_argument("--max-minutes", type=float, help="stop and checkpoint after this long")
@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         recipe["train"]["steps"] = args.steps
     out = args.out or Path("runs") / recipe["name"]
     result = train(recipe, out, args.data_root, args.max_minutes, args.threads)
-    print(f"{recipe['name']}: step {result['step']}, best validation PSNR {result['best_psnr']:.2f} dB")
+    print(f"{recipe['name']}: step {result['step']}, "
+          f"best validation PSNR {result['best_psnr']:.2f} dB")
     return 0
 
 

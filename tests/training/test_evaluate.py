@@ -39,7 +39,8 @@ def test_ssim_matches_scikit_image():
 def test_protocol_noise_is_seeded_by_index_and_unclipped():
     clean = np.full((16, 16, 3), 0.99, np.float32)
     n0 = add_gaussian_noise(clean, 25, seed=0)
-    expected = clean + np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32) * (25 / 255)
+    noise = np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
+    expected = clean + noise * (25 / 255)
     assert np.array_equal(n0, expected)
     assert n0.max() > 1.0  # not clipped
     assert not np.array_equal(n0, add_gaussian_noise(clean, 25, seed=1))

@@ -40,7 +40,8 @@ class UNetBody(nn.Module):
         self.mid = stage(widths[-1], blocks[-1])
         self.ups = nn.ModuleList(up(b, a) for a, b in zip(widths[:-1], widths[1:]))
         self.dec = nn.ModuleList(stage(w, b) for w, b in zip(widths[:-1], blocks[:-1]))
-        self.tail = nn.Sequential(conv3(widths[0], channels * unshuffle**2), nn.PixelShuffle(unshuffle))
+        self.tail = nn.Sequential(
+            conv3(widths[0], channels * unshuffle**2), nn.PixelShuffle(unshuffle))
         nn.init.zeros_(self.tail[0].weight)  # predicted residual starts at 0: identity at step 0
         nn.init.zeros_(self.tail[0].bias)
 
