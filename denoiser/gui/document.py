@@ -40,6 +40,7 @@ class Rendered:
     uncertainty: Picture | None = None
     device: str = ""
     seconds: float = 0.0
+    raw: np.ndarray | None = None  # before any blend toward the original (VAE)
 
 
 @dataclass

@@ -11,7 +11,7 @@ so a fast slider never shows a stale picture, and cancelled jobs simply fade out
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -180,6 +180,8 @@ class RenderSession(QObject):
             return
         self.cancel()
         gen = self._gen
+        if self._reblend(doc, params, gen):
+            return
         box, zoom = self._view
         if box[2] <= box[0] or box[3] <= box[1]:
             box = (0, 0, doc.pixels.shape[0], doc.pixels.shape[1])
@@ -214,6 +216,30 @@ class RenderSession(QObject):
             cancelled=lambda: None,
         )
         emit(self.runningChanged, True)
+
+    def _reblend(self, doc: Document, params: RenderParams, gen: int) -> bool:
+        """Only the VAE blend changed: re-mix the stored result and spread (fast) instead
+        of denoising and sampling again. Returns False if a full render is needed."""
+        r = doc.rendered
+        sigma = params.sigma if params.sigma is not None else doc.sigma_estimate
+        if r is None or r.raw is None or r.std is None or r.key[:3] != params.key(sigma)[:3]:
+            return False
+        zoom = self._view[1]
+
+        def work(job: Job) -> Rendered:
+            shown = blend_uncertain(r.raw, doc.pixels, r.std, params.blend)
+            pic, residual, unc = render_pictures(doc.pixels, shown, doc.alpha, r.std, zoom,
+                                                 sigma)
+            return replace(r, key=params.key(sigma), result=shown, picture=pic,
+                           residual=residual, uncertainty=unc)
+
+        self._main = self.runner.submit(
+            work, "blend",
+            succeeded=lambda res: self._if_gen(gen, self._on_result, res),
+            failed=lambda m: self._if_gen(gen, self._on_failed, m),
+        )
+        emit(self.runningChanged, True)
+        return True
 
     def _preview_view(self) -> None:
         """Preview-only job for a new view while the full render is still on its way."""
@@ -400,4 +426,5 @@ def _full_render(job: Job, engine: Any, doc: Document, params: RenderParams,
         key=params.key(sigma), model=params.model, sigma=sigma if sigma is not None else -1.0,
         result=shown, picture=pic, residual=residual, std=std, uncertainty=unc,
         device=str(getattr(engine, "device", "")), seconds=time.perf_counter() - t0,
+        raw=result if std is not None else None,
     )

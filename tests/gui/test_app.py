@@ -79,7 +79,7 @@ def vae_installed(build, models_dir):
 
 
 def test_vae_uncertainty_view_and_blend(qtbot, make_window, installed_models, vae_installed,
-                                        photo):
+                                        photo, monkeypatch):
     w = make_window(model="vae-color")
     qtbot.waitUntil(lambda: w.controls.model_picker.current() is not None, timeout=LONG)
     assert w.controls.vae_box.isVisibleTo(w.controls)
@@ -93,8 +93,14 @@ def test_vae_uncertainty_view_and_blend(qtbot, make_window, installed_models, va
     w.actions_.layer_uncertainty.trigger()
     assert w.view.split_canvas.pictures()[1] is r.uncertainty
     plain = r.result.copy()
+    from denoiser.gui import backend
+
+    calls = []
+    real_sample = backend.sample
+    monkeypatch.setattr(backend, "sample", lambda *a, **k: calls.append(1) or real_sample(*a, **k))
     w.controls.blend_slider.setValue(100)
     qtbot.waitUntil(lambda: w.session.is_current() and w.doc.rendered is not r, timeout=LONG)
+    assert calls == []  # only the blend changed: no new sampling
     blended = w.doc.rendered.result
     orig = w.doc.pixels
     # leaning toward the original: closer to it than the plain result was
