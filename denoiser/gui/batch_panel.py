@@ -81,6 +81,7 @@ class BatchPanel(QWidget):
         header.resizeSection(COL_PROGRESS, 110)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -280,13 +281,17 @@ class BatchPanel(QWidget):
             self._set_status(index, "cancelled")
 
     def _on_finished(self, counts: dict | None) -> None:
+        """Tidy the rows of the batch that just ended and report its totals."""
+        del counts  # recounted from the rows, which also covers a cancelled or failed job
         self.job = None
-        for i, row in enumerate(self.rows):  # a cancel-all may leave rows never reached
-            if row.status in ("queued", "running") and row.task is not None \
-                    and row.task.token.cancelled:
-                self._set_status(i, "cancelled")
-            row.task = None if row.status != "queued" else row.task
-        totals = {s: sum(1 for r in self.rows if r.status == s)
+        batch_rows = [(i, r) for i, r in enumerate(self.rows) if r.task is not None]
+        for i, row in batch_rows:
+            cancelled = row.task is not None and row.task.token.cancelled
+            if row.status == "running" or (row.status == "queued" and cancelled):
+                # never reached, or stopped mid-way: cancelled, or queued again to retry
+                self._set_status(i, "cancelled" if cancelled else "queued")
+            row.task = None
+        totals = {s: sum(1 for _, r in batch_rows if r.status == s)
                   for s in ("done", "error", "cancelled")}
         self.summary.setText(
             f"{totals['done']} done, {totals['error']} failed, {totals['cancelled']} cancelled.")
@@ -355,5 +360,3 @@ class BatchPanel(QWidget):
         self.cancel_all_btn.setEnabled(running or has_queued)
         self.cancel_sel_btn.setEnabled(running or has_queued)
         self.clear_btn.setEnabled(not running and bool(self.rows))
-        self.table.setSortingEnabled(False)
-        self.table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)

@@ -122,10 +122,11 @@ def test_cancel_one_row_lets_the_rest_go_on(qtbot, window, tmp_path):
     panel = window.batch
     panel.add_paths([src])
     panel.out_dir.setText(str(out))
-    panel.cancel_row(1)  # before starting: the row is simply skipped
+    panel.cancel_row(1)  # before starting: the row is simply left out
     with qtbot.waitSignal(panel.batchFinished, timeout=LONG) as sig:
         panel.start()
-    assert sig.args[0] == {"done": 3, "error": 0, "cancelled": 1}
+    assert sig.args[0] == {"done": 3, "error": 0, "cancelled": 0}
+    assert panel.status_of(1) == "cancelled"
     assert not (out / "b_denoised.png").exists()
 
 
