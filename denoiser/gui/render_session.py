@@ -209,7 +209,7 @@ class RenderSession(QObject):
 
         self._main = self.runner.submit(
             work, "render",
-            progress=lambda f, m: self._if_gen(gen, self.progress.emit, f, m),
+            progress=lambda f, m: self._if_gen(gen, emit, self.progress, f, m),
             yielded=lambda v: self._if_gen(gen, self._on_yield, v),
             succeeded=lambda r: self._if_gen(gen, self._on_result, r),
             failed=lambda m: self._if_gen(gen, self._on_failed, m),
@@ -304,7 +304,7 @@ class RenderSession(QObject):
 
         self._compare = self.runner.submit(
             work, "compare",
-            progress=lambda f, m: self._if_gen(gen, self.progress.emit, f, f"Model B: {m}"),
+            progress=lambda f, m: self._if_gen(gen, emit, self.progress, f, f"Model B: {m}"),
             yielded=lambda v: self._if_gen(gen, self._on_yield, v),
             succeeded=lambda r: self._if_gen(gen, self._on_compare, r),
             failed=lambda m: self._if_gen(gen, self._on_failed, m),
