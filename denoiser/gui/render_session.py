@@ -94,6 +94,7 @@ class RenderSession(QObject):
         self._spot_timer.timeout.connect(self._preview_spot_now)
         self.want_compare = False
         self._warmed: tuple[str, str] | None = None
+        self._main_params: RenderParams | None = None
         self.last_timings: dict[str, float] = {}
 
     # ----- inputs ----------------------------------------------------------------
@@ -114,9 +115,21 @@ class RenderSession(QObject):
 
     def set_params(self, params: RenderParams, immediate: bool = False) -> None:
         """New settings: re-render after a short pause so a dragged slider stays fluid."""
-        self.params = params
+        old, self.params = self.params, params
         self.warm_up(params)
         if self.doc is None:
+            return
+        if self.is_current():  # e.g. device or second model changed, or changed back
+            self._restart.stop()
+            if (self.want_compare and params.compare_model is not None
+                    and (self.doc.compare is None or old is None
+                         or old.compare_model != params.compare_model)):
+                self.start_compare()
+            return
+        if (_alive(self._main) and self._main_params is not None
+                and replace(self._main_params, compare_model=None)
+                == replace(params, compare_model=None)):
+            self._restart.stop()  # the running render already makes this result
             return
         if immediate:
             self.start_now()
@@ -186,6 +199,7 @@ class RenderSession(QObject):
         if box[2] <= box[0] or box[3] <= box[1]:
             box = (0, 0, doc.pixels.shape[0], doc.pixels.shape[1])
         self._done = []
+        self._main_params = params
         t0 = time.perf_counter()
         self.last_timings = {"start": t0}
 
