@@ -22,14 +22,15 @@ def bm3d_peer(channels: int) -> Callable[[np.ndarray, float], np.ndarray]:
 def nlm_peer(channels: int) -> Callable[[np.ndarray, float], np.ndarray]:
     """OpenCV fast non-local means; it takes 8-bit input, so the noisy image is quantised first.
 
-    The filter strength h follows the noise level (h = 0.8 sigma, h_color = h for colour),
-    with 7x7 patches and a 21x21 search window: OpenCV's documented defaults for the windows.
+    The filter strength follows the noise level, h = h_color = 0.6 sigma: the best of a small
+    grid (0.2..1.0 sigma) on three CBSD68 images at sigma 25, which favours the peer. Patches are
+    7x7 and the search window 21x21, OpenCV's documented defaults.
     """
     import cv2
 
     def run(noisy: np.ndarray, sigma: float) -> np.ndarray:
         u8 = np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)
-        h = 0.8 * sigma
+        h = 0.6 * sigma
         if channels == 3:
             out = cv2.fastNlMeansDenoisingColored(u8, None, h, h, 7, 21)
         else:
