@@ -101,7 +101,7 @@ def install(parent: QObject | None = None) -> bool:
         return False
     top_up()
     if _timer is None:
-        log.warning("PySide6 %s leaks references to None/True on Python %d.%d; "
+        log.info("PySide6 %s leaks references to None/True on Python %d.%d; "
                     "compensating (upgrade or downgrade PySide6 to avoid this)",
                     _pyside_version(), *sys.version_info[:2])
         _timer = QTimer(parent)
