@@ -412,3 +412,18 @@ def test_loupe_previews_its_spot_at_full_resolution(qtbot, window, tmp_path, mon
         assert window.view.loupe.after.pictures()[1] is window.view.picture("result")
     finally:
         release.set()
+
+
+def test_recent_files_menu(qtbot, window, photo, tmp_path):
+    other = write_photo(tmp_path / "other.png", 40, 40)
+    for p in (photo, other):
+        with qtbot.waitSignal(window.documentShown, timeout=LONG):
+            window.open_file(p)
+    names = [a.text() for a in window.actions_.recent_menu.actions() if a.text()]
+    assert names[:2] == ["other.png", "photo.png"]
+    recent = next(a for a in window.actions_.recent_menu.actions() if a.text() == "photo.png")
+    with qtbot.waitSignal(window.documentShown, timeout=LONG):
+        recent.trigger()
+    assert window.doc.path == photo
+    window.actions_.clear_recent.trigger()
+    assert window.settings.recent_files() == []
