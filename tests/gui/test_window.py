@@ -427,3 +427,15 @@ def test_recent_files_menu(qtbot, window, photo, tmp_path):
     assert window.doc.path == photo
     window.actions_.clear_recent.trigger()
     assert window.settings.recent_files() == []
+
+
+def test_grey_image(qtbot, window, tmp_path):
+    grey = tmp_path / "scan.png"
+    Image.fromarray((noisy_float(50, 70)[:, :, 0] * 255).astype("uint8"), "L").save(grey)
+    window.open_file(grey)
+    wait_result(qtbot, window)
+    assert window.doc.channels == 1 and window.doc.rendered.result.shape[2] == 1
+    out = tmp_path / "scan_out.png"
+    with qtbot.waitSignal(window.saved, timeout=LONG):
+        window.save_to(out)
+    assert Image.open(out).mode == "L"
