@@ -19,7 +19,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from training import checkpoint
+from training import checkpoint, distributed
 from training.archs import build
 from training.data import PatchSampler, list_images, validation_set
 from training.losses import RECONSTRUCTION, kl_to_standard_normal, kl_weight
@@ -55,8 +55,8 @@ def make_data(recipe: dict[str, Any], data_root: Path):
 def compute_loss(model, clean, noisy, sigma, recipe, step):
     """Loss and its parts; the VAE adds the deterministic path and the annealed KL."""
     rec = RECONSTRUCTION[recipe["train"]["loss"]]
-    if getattr(model, "family", "ae") == "vae":
-        sampled, mean, mu, logvar = model.forward_train(noisy, sigma, clean)
+    if recipe["arch"]["name"] == "unet_cvae":
+        sampled, mean, mu, logvar = model(noisy, sigma, clean)
         kl = kl_to_standard_normal(mu, logvar)
         v = recipe["vae"]
         beta = kl_weight(step, v["kl_weight"], v["kl_anneal_steps"])
@@ -78,8 +78,47 @@ def validate(model, val) -> float:
     return float((10 * torch.log10(255.0**2 / mse)).mean())
 
 
+class RunLog:
+    """The main rank's CSV log and progress bar; other ranks get a silent stand-in."""
+
+    def __init__(self, out_dir: Path, recipe: dict[str, Any], step: int, enabled: bool):
+        self.enabled, self.t0 = enabled, time.time()
+        if not enabled:
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / "log.csv"
+        new = not path.exists()
+        self.file = open(path, "a", newline="")
+        self.writer = csv.writer(self.file)
+        if new:
+            self.writer.writerow(["step", "seconds", "lr", "loss", "rec", "kl", "val_psnr"])
+        self.bar = tqdm(total=recipe["train"]["steps"], initial=step, desc=recipe["name"],
+                        mininterval=10, file=sys.stderr, dynamic_ncols=True)
+
+    def row(self, step, lr, running, parts, val_psnr) -> None:
+        if not self.enabled:
+            return
+        self.writer.writerow([step, round(time.time() - self.t0, 1), f"{lr:.3g}",
+                              f"{running:.5f}", f"{parts['rec']:.5f}",
+                              f"{parts.get('kl', 0):.4f}",
+                              f"{val_psnr:.3f}" if val_psnr != "" else ""])
+        self.file.flush()
+
+    def tick(self, running: float, val_psnr) -> None:
+        if self.enabled:
+            self.bar.update(1)
+            if val_psnr != "":
+                self.bar.set_postfix(loss=f"{running:.4f}", val=f"{val_psnr:.2f}dB")
+
+    def close(self) -> None:
+        if self.enabled:
+            self.bar.close()
+            self.file.close()
+
+
 def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: float | None,
           threads: int) -> dict[str, Any]:
+    ctx = distributed.setup()
     torch.set_num_threads(threads)
     cfg = recipe["train"]
     torch.manual_seed(cfg["seed"])
@@ -100,35 +139,32 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
         step, best = state["step"], state.get("best_psnr", -1.0)
-        print(f"resumed from {last} at step {step}", file=sys.stderr)
+        if ctx.main:
+            print(f"resumed from {last} at step {step}", file=sys.stderr)
+    if ctx.active:  # each rank draws its own patches, reproducibly from (seed, rank, step)
+        gen.manual_seed(cfg["seed"] + 7919 * ctx.rank + 104729 * step)
+    net = distributed.wrap(model, ctx)
     sampler, val = make_data(recipe, data_root)
-    log_path = out_dir / "log.csv"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    new_log = not log_path.exists()
-    log = open(log_path, "a", newline="")
-    writer = csv.writer(log)
-    if new_log:
-        writer.writerow(["step", "seconds", "lr", "loss", "rec", "kl", "val_psnr"])
+    log = RunLog(out_dir, recipe, step, ctx.main)
 
     def save(path: Path) -> None:
-        checkpoint.save(path, {
-            "arch": arch, "model": model.state_dict(), "ema": ema.module.state_dict(),
-            "optimizer": opt.state_dict(),
-            "generator": gen.get_state(), "step": step, "best_psnr": best, "recipe": recipe,
-        })
+        if ctx.main:
+            checkpoint.save(path, {
+                "arch": arch, "model": model.state_dict(), "ema": ema.module.state_dict(),
+                "optimizer": opt.state_dict(), "generator": gen.get_state(), "step": step,
+                "best_psnr": best, "recipe": recipe, "world_size": ctx.world,
+            })
 
     deadline = time.time() + max_minutes * 60 if max_minutes else math.inf
-    t0, running = time.time(), None
-    bar = tqdm(total=cfg["steps"], initial=step, desc=recipe["name"], mininterval=10,
-               file=sys.stderr, dynamic_ncols=True)
+    running = None
     model.train()
-    while step < cfg["steps"] and time.time() < deadline:
+    while not distributed.any_rank(step >= cfg["steps"] or time.time() >= deadline, ctx):
         lr = learning_rate(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
         clean, noisy, sigma = (t.to(memory_format=torch.channels_last)
                                for t in sampler.batch(cfg["batch"], gen))
-        loss, parts = compute_loss(model, clean, noisy, sigma, recipe, step)
+        loss, parts = compute_loss(net, clean, noisy, sigma, recipe, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.get("grad_clip", 1.0))
@@ -137,24 +173,21 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         step += 1
         value = float(loss.detach())
         running = value if running is None else 0.98 * running + 0.02 * value
-        bar.update(1)
         val_psnr = ""
-        if step % cfg["val_every"] == 0 or step == cfg["steps"]:
+        if ctx.main and (step % cfg["val_every"] == 0 or step == cfg["steps"]):
             val_psnr = validate(ema.module, val)
-            if val_psnr > best:
-                best = val_psnr
-            bar.set_postfix(loss=f"{running:.4f}", val=f"{val_psnr:.2f}dB")
+            best = max(best, val_psnr)
+        log.tick(running, val_psnr)
         if step % cfg.get("log_every", 50) == 0 or val_psnr != "":
-            writer.writerow([step, round(time.time() - t0, 1), f"{lr:.3g}", f"{running:.5f}",
-                             f"{parts['rec']:.5f}", f"{parts.get('kl', 0):.4f}",
-                             f"{val_psnr:.3f}" if val_psnr != "" else ""])
-            log.flush()
+            log.row(step, lr, running, parts, val_psnr)
         if step % cfg["ckpt_every"] == 0:
             save(last)
     save(last)
-    bar.close()
     log.close()
-    return {"step": step, "best_psnr": best, "loss": running}
+    result = {"step": step, "best_psnr": best, "loss": running, "rank": ctx.rank,
+              "world": ctx.world, "digest": distributed.digest(model)}
+    distributed.teardown(ctx)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         recipe["train"]["steps"] = args.steps
     out = args.out or Path("runs") / recipe["name"]
     result = train(recipe, out, args.data_root, args.max_minutes, args.threads)
+    if result["world"] > 1:
+        print(f"rank {result['rank']}: step {result['step']}, weights {result['digest']}")
+    if result["rank"] != 0:
+        return 0
     print(f"{recipe['name']}: step {result['step']}, "
           f"best validation PSNR {result['best_psnr']:.2f} dB")
     return 0

@@ -40,7 +40,8 @@ class Posterior(nn.Module):
 
 @register("unet_cvae")
 class UNetCVAE(nn.Module):
-    """``forward(noisy, sigma, clean=None, temperature=0.0)`` -> (denoised, mu, logvar)."""
+    """``forward(noisy, sigma, temperature=...)`` -> (denoised, None, None) at test time;
+    ``forward(noisy, sigma, clean)`` -> :meth:`forward_train`'s four outputs in training."""
 
     family = "vae"
 
@@ -61,15 +62,12 @@ class UNetCVAE(nn.Module):
         return self.body.decode(noisy, skips, z)
 
     def forward(self, noisy, sigma, clean=None, temperature: float | torch.Tensor = 0.0):
+        if clean is not None:  # through forward() so that DistributedDataParallel sees it
+            return self.forward_train(noisy, sigma, clean)
         skips = self.body.encode(noisy, sigma)
         shape = (skips[-1].shape[0], self.latent, *skips[-1].shape[2:])
-        if clean is None:
-            eps = torch.randn(shape, device=noisy.device, dtype=skips[-1].dtype)
-            z = eps * temperature
-            return self.decode(noisy, skips, z), None, None
-        mu, logvar = self.posterior(noisy, clean, sigma)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        return self.decode(noisy, skips, z), mu, logvar
+        eps = torch.randn(shape, device=noisy.device, dtype=skips[-1].dtype)
+        return self.decode(noisy, skips, eps * temperature), None, None
 
     def forward_train(self, noisy, sigma, clean):
         """One encoder pass, two decodes: a posterior sample and the deterministic z = 0."""
