@@ -1,4 +1,4 @@
-"""Command line: ``denoiser denoise INPUT...`` and ``denoiser models``.
+"""Command line: ``denoiser denoise INPUT...``, ``denoiser models`` and ``denoiser bench``.
 
 Why so careful about errors: a batch of a thousand photos must not stop at the first
 unreadable one, must never overwrite a file it was not told to, and must tell a user
@@ -21,7 +21,7 @@ from denoiser import __version__
 from denoiser.errors import Cancelled, DenoiserError, ModelError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-COMMANDS = ("denoise", "models")
+COMMANDS = ("denoise", "models", "bench")
 
 EXIT_HELP = """exit status:
   0    every image was denoised
@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the installed models",
                        description="List shipped and user models with their metadata.")
     m.add_argument("--json", action="store_true", help="machine-readable output")
+    from denoiser import bench
+
+    bench.add_subparser(sub)
     return parser
 
 
@@ -369,6 +372,10 @@ def _dispatch(args) -> int:
     from denoiser.models import ModelNotFoundError
 
     try:
+        if args.command == "bench":
+            from denoiser.bench import cmd_bench
+
+            return cmd_bench(args)
         return cmd_models(args) if args.command == "models" else cmd_denoise(args)
     except UsageError as e:
         print(f"denoiser: {e}", file=sys.stderr)
