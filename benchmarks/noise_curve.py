@@ -1,0 +1,120 @@
+"""Accuracy and speed of denoiser.noise_curve.estimate_noise_curve on synthetic scenes.
+
+Part 1: white Poisson-Gaussian noise ``clean + N(0, a * clean + b)`` (clipped to 0..1) on
+synthetic colour scenes (ramps, waves, blotches, stripes; no dataset), for a few (a, b).
+Per setting: the fitted a and b (mean over channels and scenes), the mean and worst
+relative error of the fitted std over intensities 0.1 .. 0.9, and milliseconds per estimate.
+
+Part 2 (needs torch): camera-like noise from ``training.noise_synth`` (Bayer mosaic,
+white balance and CCM, no JPEG). Its noise is spatially correlated, and a patch-PCA
+estimate reads the smallest-eigenvalue direction, so it sees less than the per-pixel std
+the synthesis' sigma map states; the table gives the median ratio estimated / stated.
+
+    python benchmarks/noise_curve.py
+    python benchmarks/noise_curve.py --scenes 5 --size 720 960
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from denoiser.noise_curve import NoiseCurve, estimate_noise_curve
+
+SETTINGS = [(1e-2, 1e-4), (4e-3, 2e-5), (1e-3, 1e-5), (5e-4, 4e-5), (0.0, 4e-4), (4e-3, 0.0)]
+LEVELS = np.linspace(0.1, 0.9, 9)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenes", type=int, default=3, help="synthetic scenes per setting")
+    parser.add_argument("--size", type=int, nargs=2, default=[480, 640], metavar=("H", "W"))
+    parser.add_argument("--no-camera", action="store_true", help="skip part 2 (torch)")
+    return parser.parse_args(argv)
+
+
+def grey_scene(height: int, width: int, seed: int) -> np.ndarray:
+    """Nearly the full 0..1 range: a ramp (direction varies), waves, blotches and stripes."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, np.pi)
+    ramp = (x * np.cos(angle) + y * np.sin(angle)) / np.hypot(height, width)
+    ramp = (ramp - ramp.min()) / (ramp.max() - ramp.min())
+    img = 0.85 * (0.02 + 0.96 * ramp) + 0.07 * np.sin(y / 23.0) * np.cos(x / 31.0)
+    blotches = rng.random((height // 16 + 1, width // 16 + 1)).repeat(16, 0).repeat(16, 1)
+    img += 0.1 * blotches[:height, :width]
+    block = (slice(height // 3, height // 2), slice(width // 4, width // 2))
+    img[block] += 0.1 * np.sign(np.sin(x[block] / 2.0))
+    return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
+def colour_scene(height: int, width: int, seed: int) -> np.ndarray:
+    return np.dstack([grey_scene(height, width, 3 * seed + k) for k in range(3)])
+
+
+def std_errors(curve: NoiseCurve, a: float, b: float) -> np.ndarray:
+    """Relative errors of the fitted std at LEVELS, all channels."""
+    truth = np.sqrt(a * LEVELS + b)
+    return np.stack([curve.std(LEVELS, c) / truth - 1.0 for c in range(len(curve.a))])
+
+
+def white_noise_table(scenes: list[np.ndarray]) -> None:
+    print(f"{'a':>8} {'b':>8} | {'a est':>8} {'b est':>8} | "
+          f"{'mean err':>8} {'worst err':>9} | {'ms':>5}")
+    for a, b in SETTINGS:
+        fits, errors, elapsed = [], [], 0.0
+        for i, clean in enumerate(scenes):
+            rng = np.random.default_rng(100 + i)
+            noise = rng.standard_normal(clean.shape).astype(np.float32)
+            noisy = np.clip(clean + np.sqrt(a * clean + b) * noise, 0.0, 1.0)
+            start = time.perf_counter()
+            curve = estimate_noise_curve(noisy)
+            elapsed += time.perf_counter() - start
+            fits.append((curve.a.mean(), curve.b.mean()))
+            errors.append(np.abs(std_errors(curve, a, b)))
+        err = np.stack(errors)
+        a_est, b_est = np.mean(fits, axis=0)
+        print(f"{a:8.1e} {b:8.1e} | {a_est:8.2e} {b_est:8.2e} | "
+              f"{100 * err.mean():7.1f}% {100 * err.max():8.1f}% | "
+              f"{1000 * elapsed / len(scenes):5.0f}")
+
+
+def camera_noise_table(scenes: list[np.ndarray]) -> None:
+    import torch
+
+    from training.noise_synth import NoiseParams, synthesize
+
+    print(f"\n{'a':>8} {'b':>8} {'mosaic':>6} | {'median est/stated':>17}")
+    for a, b in SETTINGS[:4]:
+        for mosaic in (0.0, 1.0):
+            params = NoiseParams(a_range=(a, a), b_range=(b + 1e-12, b + 1e-12),
+                                 colour_prob=1.0, mosaic_prob=mosaic, jpeg_prob=0.0)
+            ratios = []
+            for i, clean in enumerate(scenes):
+                gen = torch.Generator().manual_seed(i)
+                batch = torch.from_numpy(clean).permute(2, 0, 1)[None]
+                noisy, stated = synthesize(batch, gen, params)
+                noisy_np = noisy[0].permute(1, 2, 0).numpy()
+                estimated = estimate_noise_curve(noisy_np).sigma_map(noisy_np)
+                inner = (slice(8, -8), slice(8, -8))
+                ratios.append(np.median(estimated[inner] / (255 * stated[0, 0].numpy()[inner])))
+            print(f"{a:8.1e} {b:8.1e} {mosaic:6.0f} | {np.mean(ratios):17.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    height, width = args.size
+    scenes = [colour_scene(height, width, s) for s in range(args.scenes)]
+    estimate_noise_curve(scenes[0][:64, :64])  # warm-up
+    print(f"{args.scenes} synthetic colour scenes of {width} x {height}; "
+          f"std errors over intensities {LEVELS[0]:.1f}..{LEVELS[-1]:.1f}, all channels")
+    white_noise_table(scenes)
+    if not args.no_camera:
+        camera_noise_table(scenes)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

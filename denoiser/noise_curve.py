@@ -1,0 +1,174 @@
+"""Signal-dependent noise: a noise curve var(x) = a * x + b estimated from one photo.
+
+Camera noise grows with brightness (shot noise), so one sigma for the whole picture is too
+strong in the shadows or too weak in the highlights. This follows the single-image
+Poisson-Gaussian fitting of Foi et al., "Practical Poissonian-Gaussian noise modeling and
+fitting for single-image raw-data" (IEEE TIP 2008): measure the noise of smooth regions at
+many intensity levels and fit the affine variance law. The per-level measurement reuses
+``denoiser.noise``'s weak-texture patch PCA (Liu, Tanaka and Okutomi, IEEE TIP 2013) rather
+than Foi's wavelet residual: it is already tuned here, and unlike a Laplacian or wavelet
+residual it does not read texture as noise.
+
+Steps: sample 5 x 5 patches on a thinned grid (never downscaled: that would average noise
+away), group each channel's patches by their mean into intensity bins, run the iterated
+weak-texture PCA estimate per bin, and fit a, b >= 0 per channel by weighted least squares
+made robust by Cauchy reweighting (a bin whose smooth patches still hold texture reads
+too high; near-clipped bins read too low).
+
+The curve lives in the image's own 0..1 values (after the camera's gamma), where the law is
+only approximately affine; the per-bin measurements are kept (``levels``, ``variances``) for
+callers that want them. ``NoiseCurve.sigma_map`` turns the curve into the per-pixel noise
+level the models take (H x W, 0-255 scale, channels combined as root mean square like
+``estimate_sigma``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from denoiser.noise import _PATCH, _colour_channels, _patch_noise_variance, _sample_patches
+
+_MAX_PATCHES = 60_000  # per channel: twice estimate_sigma's, as they are split among bins
+_BINS = 16  # intensity bins of width 1/16
+_MIN_BIN_PATCHES = 400  # fewer than this and a bin's estimate is too noisy to use
+_CAUCHY_SCALE = 0.25  # relative residual at which a bin's weight halves
+_REWEIGHTS = 4
+_SMOOTH_RADIUS = 2  # sigma_map reads intensity from a 5 x 5 box mean, not the noisy pixel
+
+
+@dataclass(frozen=True)
+class NoiseCurve:
+    """Per-channel noise variance law ``var(x) = a * x + b`` on the 0..1 scale.
+
+    ``a`` and ``b`` have one entry per colour channel. ``levels`` and ``variances`` are
+    the per-bin measurements the fit used (one list per channel).
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    levels: tuple[np.ndarray, ...] = ()
+    variances: tuple[np.ndarray, ...] = ()
+
+    def std(self, x: np.ndarray | float, channel: int = 0) -> np.ndarray:
+        """Noise std (0..1 scale) at intensity ``x`` (0..1) in one channel."""
+        var = self.a[channel] * np.asarray(x, dtype=np.float64) + self.b[channel]
+        return np.sqrt(np.maximum(var, 0.0))
+
+    def sigma_map(self, pixels: np.ndarray) -> np.ndarray:
+        """Per-pixel noise level (float32 H x W, 0-255 scale) for ``pixels``.
+
+        The mean variance over channels is linear in the intensities, so it is one weighted
+        sum of the channels, box-filtered (so the map does not carry the image's own noise),
+        plus the mean ``b``.
+        """
+        image = _colour_channels(pixels)
+        if image.shape[2] != len(self.a):
+            raise ValueError(
+                f"The curve has {len(self.a)} channel(s), the image {image.shape[2]}."
+            )
+        scale = np.iinfo(image.dtype).max if image.dtype in (np.uint8, np.uint16) else 1.0
+        signal = np.zeros(image.shape[:2], dtype=np.float32)
+        for c, a in enumerate(self.a):  # channel by channel: no full-size float copy
+            signal += image[..., c] * np.float32(a / len(self.a) / scale)
+        variance = _box_mean(signal, _SMOOTH_RADIUS) + np.float32(np.mean(self.b))
+        return (np.sqrt(np.maximum(variance, 0.0)) * 255.0).astype(np.float32)
+
+
+def estimate_noise_curve(pixels: np.ndarray) -> NoiseCurve:
+    """Estimate the signal-dependent noise curve of ``pixels`` (no clean reference needed).
+
+    ``pixels`` is H x W or H x W x C (as ``estimate_sigma`` takes: float 0..1, uint8 or
+    uint16; alpha ignored). Where fewer than two intensity bins hold enough smooth
+    patches (a flat or tiny image), the curve is flat: ``a = 0`` and ``b`` the overall
+    noise variance. Raises ``ValueError`` for images too small to estimate from.
+    """
+    patches = _sample_patches(_colour_channels(pixels), _PATCH, _MAX_PATCHES)
+    fits = [_fit_channel(patches[:, c]) for c in range(patches.shape[1])]
+    return NoiseCurve(
+        a=np.array([f[0] for f in fits]),
+        b=np.array([f[1] for f in fits]),
+        levels=tuple(f[2] for f in fits),
+        variances=tuple(f[3] for f in fits),
+    )
+
+
+def _fit_channel(patches: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """(a, b, bin levels, bin variances) for one channel's (n, 25) patches."""
+    levels, variances, counts = _binned_variances(patches)
+    if len(levels) < 2:
+        return 0.0, _patch_noise_variance(patches), levels, variances
+    a, b = _robust_affine_fit(levels, variances, counts)
+    return a, b, levels, variances
+
+
+def _binned_variances(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noise variance per intensity bin, from unclipped patches only.
+
+    Patches touching exact 0 or 1 lose noise to clipping, so they are dropped here rather
+    than left to bias the darkest and brightest bins.
+    """
+    unclipped = ~((patches == 0.0) | (patches == 1.0)).any(axis=1)
+    patches = patches[unclipped]
+    means = patches.mean(axis=1)
+    index = np.minimum((means * _BINS).astype(np.int64), _BINS - 1)
+    levels, variances, counts = [], [], []
+    for k in range(_BINS):
+        members = index == k
+        count = int(np.count_nonzero(members))
+        if count < _MIN_BIN_PATCHES:
+            continue
+        levels.append(float(np.median(means[members])))
+        variances.append(_patch_noise_variance(patches[members]))
+        counts.append(count)
+    return np.array(levels), np.array(variances), np.array(counts, dtype=np.float64)
+
+
+def _robust_affine_fit(
+    x: np.ndarray, var: np.ndarray, counts: np.ndarray
+) -> tuple[float, float]:
+    """a, b >= 0 minimising a weighted squared error of ``a * x + b`` against ``var``.
+
+    A variance estimate from n samples has a spread proportional to var / sqrt(n), so the
+    base weights are n / var^2; Cauchy reweighting on the relative residual then discounts
+    bins that disagree with the rest (texture, clipping).
+    """
+    base = counts / np.maximum(var, 1e-12) ** 2
+    weights = base
+    a, b = _nonnegative_affine(x, var, weights)
+    for _ in range(_REWEIGHTS):
+        predicted = np.maximum(a * x + b, 1e-12)
+        residual = (var - predicted) / predicted
+        weights = base / (1.0 + (residual / _CAUCHY_SCALE) ** 2)
+        a, b = _nonnegative_affine(x, var, weights)
+    return a, b
+
+
+def _nonnegative_affine(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted least squares of y = a x + b with a, b >= 0 (the two-variable NNLS).
+
+    The unconstrained optimum, if feasible, is the answer; otherwise the optimum lies on
+    a = 0 or b = 0, and each boundary has a closed form.
+    """
+    sw, sx, sy = w.sum(), (w * x).sum(), (w * y).sum()
+    sxx, sxy = (w * x * x).sum(), (w * x * y).sum()
+    det = sw * sxx - sx * sx
+    if det > 0:
+        a = (sw * sxy - sx * sy) / det
+        b = (sy - a * sx) / sw
+        if a >= 0 and b >= 0:
+            return float(a), float(b)
+    candidates = [(0.0, max(sy / sw, 0.0)), (max(sxy / sxx, 0.0) if sxx > 0 else 0.0, 0.0)]
+    costs = [float((w * (y - ca * x - cb) ** 2).sum()) for ca, cb in candidates]
+    return candidates[int(np.argmin(costs))]
+
+
+def _box_mean(image: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over a (2 radius + 1)^2 window, edges replicated; separable cumulative sums."""
+    width = 2 * radius + 1
+    padded = np.pad(np.pad(image, radius, mode="edge"), ((1, 0), (1, 0)))  # leading zeros
+    summed = np.cumsum(padded, axis=0, dtype=np.float32)
+    rows = summed[width:] - summed[:-width]
+    summed = np.cumsum(rows, axis=1, dtype=np.float32)
+    return (summed[:, width:] - summed[:, :-width]) / np.float32(width * width)

@@ -1,0 +1,131 @@
+"""denoiser.noise_curve: Poisson-Gaussian scenes made here with known (a, b), no dataset."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from denoiser.noise_curve import NoiseCurve, estimate_noise_curve
+
+LEVELS = np.linspace(0.1, 0.9, 9)
+
+
+def scene(height: int = 360, width: int = 480, seed: int = 0) -> np.ndarray:
+    """Grey scene spanning nearly 0..1: a ramp, soft waves, blotches and a striped block."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = 0.85 * (0.02 + 0.96 * x / width) + 0.07 * np.sin(y / 23.0) * np.cos(x / 31.0)
+    blotches = rng.random((height // 16 + 1, width // 16 + 1)).repeat(16, 0).repeat(16, 1)
+    img += 0.1 * blotches[:height, :width]
+    block = (slice(height // 3, height // 2), slice(width // 4, width // 2))
+    img[block] += 0.1 * np.sign(np.sin(x[block] / 2.0))
+    return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
+def colour_scene(seed: int = 0) -> np.ndarray:
+    return np.dstack([scene(seed=seed + k) for k in range(3)])
+
+
+def poisson_gaussian(clean: np.ndarray, a: float, b: float, seed: int) -> np.ndarray:
+    """clean + N(0, a * clean + b), clipped to 0..1 as a photo is."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(clean.shape).astype(np.float32)
+    return np.clip(clean + np.sqrt(a * clean + b) * noise, 0.0, 1.0).astype(np.float32)
+
+
+def worst_std_error(curve: NoiseCurve, a: float, b: float) -> float:
+    """Largest relative error of the fitted std over intensities 0.1..0.9, all channels."""
+    truth = np.sqrt(a * LEVELS + b)
+    return max(
+        float(np.max(np.abs(curve.std(LEVELS, c) / truth - 1.0))) for c in range(len(curve.a))
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(1e-2, 1e-4), (2e-3, 1e-5), (5e-4, 4e-5), (4e-3, 0.0), (0.0, 4e-4)],
+)
+def test_colour_curve_recovers_a_and_b(a: float, b: float) -> None:
+    curve = estimate_noise_curve(poisson_gaussian(colour_scene(), a, b, seed=1))
+    assert curve.a.shape == (3,) and curve.b.shape == (3,)
+    assert worst_std_error(curve, a, b) < 0.08
+    np.testing.assert_allclose(curve.a, a, atol=0.1 * a + 2e-4)
+
+
+def test_grey_and_uint8() -> None:
+    a, b = 3e-3, 2e-5
+    noisy = poisson_gaussian(scene(seed=3), a, b, seed=2)
+    curve = estimate_noise_curve(noisy)
+    assert curve.a.shape == (1,)
+    assert worst_std_error(curve, a, b) < 0.08
+    as_uint8 = estimate_noise_curve(np.rint(noisy * 255).astype(np.uint8))
+    assert worst_std_error(as_uint8, a, b) < 0.10  # 8-bit rounding adds 1/12 LSB^2
+
+
+def test_texture_does_not_raise_the_curve() -> None:
+    clean = scene(seed=4)
+    y, x = np.mgrid[0 : clean.shape[0], 0 : clean.shape[1]]
+    clean = np.clip(clean + 0.15 * np.sin(x / 2.3) * np.sin(y / 3.1) * (y > 180), 0, 1)
+    a, b = 1e-3, 1e-5
+    curve = estimate_noise_curve(poisson_gaussian(clean.astype(np.float32), a, b, seed=5))
+    assert worst_std_error(curve, a, b) < 0.12
+
+
+def test_flat_image_gives_a_flat_curve() -> None:
+    noisy = poisson_gaussian(np.full((120, 160), 0.4, np.float32), 0.0, 1e-4, seed=6)
+    curve = estimate_noise_curve(noisy)
+    assert curve.a[0] == 0.0
+    assert np.sqrt(curve.b[0]) == pytest.approx(0.01, rel=0.05)
+
+
+def test_sigma_map_follows_the_curve() -> None:
+    curve = NoiseCurve(a=np.array([4e-3, 2e-3, 6e-3]), b=np.array([1e-4, 1e-4, 1e-4]))
+    image = np.zeros((40, 60, 3), np.float32)
+    image[:, :30] = 0.2
+    image[:, 30:] = 0.8
+    sigma = curve.sigma_map(image)
+    assert sigma.shape == (40, 60) and sigma.dtype == np.float32
+    for x, column in ((0.2, 5), (0.8, 55)):
+        expected = 255 * np.sqrt(np.mean(curve.a * x + curve.b))
+        assert sigma[20, column] == pytest.approx(expected, rel=1e-4)
+    assert sigma[20, 5] < sigma[20, 29] < sigma[20, 30] < sigma[20, 55]  # smooth step
+    as_uint8 = curve.sigma_map(np.rint(image * 255).astype(np.uint8))
+    np.testing.assert_allclose(as_uint8, sigma, rtol=1e-2)
+    with pytest.raises(ValueError, match="channel"):
+        curve.sigma_map(image[..., 0])
+
+
+def test_sigma_map_of_a_noisy_photo_is_close_to_the_truth() -> None:
+    a, b = 4e-3, 5e-5
+    clean = colour_scene(seed=7)
+    noisy = poisson_gaussian(clean, a, b, seed=8)
+    estimated = estimate_noise_curve(noisy).sigma_map(noisy)
+    truth = 255 * np.sqrt(np.mean(a * clean + b, axis=2))
+    inner = (slice(10, -10), slice(10, -10))
+    ratio = estimated[inner] / truth[inner]
+    assert abs(float(np.median(ratio)) - 1.0) < 0.05
+
+
+def test_invalid_input() -> None:
+    with pytest.raises(ValueError, match="too small"):
+        estimate_noise_curve(np.zeros((12, 12), np.float32))
+    with pytest.raises(ValueError, match="dtype"):
+        estimate_noise_curve(np.zeros((40, 40), np.int32))
+
+
+@pytest.mark.slow
+def test_twelve_megapixels_well_under_a_second() -> None:
+    """Cost follows the sampled patch count; the bound is generous for a busy CI machine."""
+    height, width = 3000, 4000
+    ramp = np.linspace(0.05, 0.95, width, dtype=np.float32)[None, :, None]
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((height, width, 3), dtype=np.float32)
+    noisy = ramp + noise * np.sqrt(np.float32(2e-3) * ramp + np.float32(1e-5))
+    estimate_noise_curve(noisy[:64, :64])  # warm-up
+    start = time.perf_counter()
+    curve = estimate_noise_curve(noisy)
+    elapsed = time.perf_counter() - start
+    assert worst_std_error(curve, 2e-3, 1e-5) < 0.08
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
