@@ -192,7 +192,10 @@ def spawn_case(case: dict[str, Any]) -> dict[str, Any]:
     lines = proc.stdout.strip().splitlines()
     if proc.returncode == 0 and lines and lines[-1].startswith("{"):
         return json.loads(lines[-1])
-    err = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+    if proc.returncode < 0:  # a signal: on Linux usually the out-of-memory killer
+        err = f"killed by signal {-proc.returncode} (out of memory?)"
+    else:
+        err = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
     return {"model": Path(case["model"]).stem, "path": case["model"],
             "requested_device": case["device"], "device": case["device"],
             "megapixels": case["megapixels"], "error": err[:300]}
@@ -236,10 +239,11 @@ def _devices(wanted: Sequence[str] | None) -> list[str]:
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """Every (model, device, size) case, each in its own process; rows print as they come."""
+    models, devices = _models(args.model), _devices(args.device)
     rows = []
     print(HEADER, flush=True)
-    for model in _models(args.model):
-        for device in _devices(args.device):
+    for model in models:
+        for device in devices:
             for mp in args.sizes:
                 case = {"model": str(model.path), "device": device, "megapixels": mp,
                         "repeat": args.repeat, "threads": args.threads, "tile": args.tile}
