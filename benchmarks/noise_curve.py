@@ -1,14 +1,19 @@
 """Accuracy and speed of denoiser.noise_curve.estimate_noise_curve on synthetic scenes.
 
-Part 1: white Poisson-Gaussian noise ``clean + N(0, a * clean + b)`` (clipped to 0..1) on
-synthetic colour scenes (ramps, waves, blotches, stripes; no dataset), for a few (a, b).
-Per setting: the fitted a and b (mean over channels and scenes), the mean and worst
-relative error of the fitted std over intensities 0.1 .. 0.9, and milliseconds per estimate.
+Part 1: white Poisson-Gaussian noise on synthetic colour scenes (ramps, waves, blotches,
+stripes; no dataset), for a few (a, b), made two ways: in the image values themselves,
+``y + N(0, a y + b)`` (fitted with ``linear_light=False``), and as a sensor makes it, in
+linear light ``x + N(0, a x + b)`` with the sRGB curve re-applied (the default fit). Both
+clipped to 0..1. Per setting: the fitted a and b (mean over channels and scenes), the mean
+and worst relative error of the fitted std over image values 0.2 .. 0.9 (the linear-light
+truth is the first-order std slope(x) sqrt(a x + b)), and milliseconds per estimate.
 
-Part 2 (needs torch): camera-like noise from ``training.noise_synth`` (Bayer mosaic,
-white balance and CCM, no JPEG). Its noise is spatially correlated, and a patch-PCA
-estimate reads the smallest-eigenvalue direction, so it sees less than the per-pixel std
-the synthesis' sigma map states; the table gives the median ratio estimated / stated.
+Part 2 (needs torch): camera-like noise from ``training.noise_synth`` (white balance and
+CCM, with and without the Bayer mosaic, no JPEG), estimated with the default fit; the table
+gives the median ratio of the estimated sigma map to the one the synthesis states. The
+demosaiced noise is spatially correlated, with little power at high frequencies, and a
+patch-PCA estimate reads the smallest-eigenvalue direction: it sees far less than the
+per-pixel std.
 
     python benchmarks/noise_curve.py
     python benchmarks/noise_curve.py --scenes 5 --size 720 960
@@ -21,15 +26,15 @@ import time
 
 import numpy as np
 
-from denoiser.noise_curve import NoiseCurve, estimate_noise_curve
+from denoiser.noise_curve import NoiseCurve, estimate_noise_curve, srgb_slope, srgb_to_linear
 
 SETTINGS = [(1e-2, 1e-4), (4e-3, 2e-5), (1e-3, 1e-5), (5e-4, 4e-5), (0.0, 4e-4), (4e-3, 0.0)]
-LEVELS = np.linspace(0.1, 0.9, 9)
+LEVELS = np.linspace(0.2, 0.9, 8)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenes", type=int, default=3, help="synthetic scenes per setting")
+    parser.add_argument("--scenes", type=int, default=2, help="synthetic scenes per setting")
     parser.add_argument("--size", type=int, nargs=2, default=[480, 640], metavar=("H", "W"))
     parser.add_argument("--no-camera", action="store_true", help="skip part 2 (torch)")
     return parser.parse_args(argv)
@@ -55,22 +60,37 @@ def colour_scene(height: int, width: int, seed: int) -> np.ndarray:
 
 
 def std_errors(curve: NoiseCurve, a: float, b: float) -> np.ndarray:
-    """Relative errors of the fitted std at LEVELS, all channels."""
-    truth = np.sqrt(a * LEVELS + b)
+    """Relative errors of the fitted std at LEVELS, all channels (truth in the curve's space)."""
+    if curve.linear_light:
+        x = srgb_to_linear(LEVELS)
+        truth = srgb_slope(x) * np.sqrt(a * x + b)
+    else:
+        truth = np.sqrt(a * LEVELS + b)
     return np.stack([curve.std(LEVELS, c) / truth - 1.0 for c in range(len(curve.a))])
 
 
-def white_noise_table(scenes: list[np.ndarray]) -> None:
+def add_noise(clean: np.ndarray, a: float, b: float, seed: int, linear: bool) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(clean.shape)
+    if not linear:
+        return np.clip(clean + np.sqrt(a * clean + b) * noise, 0.0, 1.0).astype(np.float32)
+    x = srgb_to_linear(clean)
+    x = x + np.sqrt(a * x + b) * noise
+    y = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.abs(x) ** (1 / 2.4) - 0.055)
+    return np.clip(y, 0.0, 1.0).astype(np.float32)
+
+
+def white_noise_table(scenes: list[np.ndarray], linear: bool) -> None:
+    print(f"\nnoise made in {'linear light' if linear else 'image values'}, "
+          f"fit linear_light={linear}")
     print(f"{'a':>8} {'b':>8} | {'a est':>8} {'b est':>8} | "
           f"{'mean err':>8} {'worst err':>9} | {'ms':>5}")
     for a, b in SETTINGS:
         fits, errors, elapsed = [], [], 0.0
         for i, clean in enumerate(scenes):
-            rng = np.random.default_rng(100 + i)
-            noise = rng.standard_normal(clean.shape).astype(np.float32)
-            noisy = np.clip(clean + np.sqrt(a * clean + b) * noise, 0.0, 1.0)
+            noisy = add_noise(clean, a, b, 100 + i, linear)
             start = time.perf_counter()
-            curve = estimate_noise_curve(noisy)
+            curve = estimate_noise_curve(noisy, linear_light=linear)
             elapsed += time.perf_counter() - start
             fits.append((curve.a.mean(), curve.b.mean()))
             errors.append(np.abs(std_errors(curve, a, b)))
@@ -87,7 +107,7 @@ def camera_noise_table(scenes: list[np.ndarray]) -> None:
     from training.noise_synth import NoiseParams, synthesize
 
     print(f"\n{'a':>8} {'b':>8} {'mosaic':>6} | {'median est/stated':>17}")
-    for a, b in SETTINGS[:4]:
+    for a, b in SETTINGS[:3]:
         for mosaic in (0.0, 1.0):
             params = NoiseParams(a_range=(a, a), b_range=(b + 1e-12, b + 1e-12),
                                  colour_prob=1.0, mosaic_prob=mosaic, jpeg_prob=0.0)
@@ -109,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     scenes = [colour_scene(height, width, s) for s in range(args.scenes)]
     estimate_noise_curve(scenes[0][:64, :64])  # warm-up
     print(f"{args.scenes} synthetic colour scenes of {width} x {height}; "
-          f"std errors over intensities {LEVELS[0]:.1f}..{LEVELS[-1]:.1f}, all channels")
-    white_noise_table(scenes)
+          f"std errors over image values {LEVELS[0]:.1f}..{LEVELS[-1]:.1f}, all channels")
+    white_noise_table(scenes, linear=False)
+    white_noise_table(scenes, linear=True)
     if not args.no_camera:
         camera_noise_table(scenes)
     return 0

@@ -30,7 +30,7 @@ import numpy as np
 
 from denoiser.noise import _PATCH, _colour_channels, _patch_noise_variance, _sample_patches
 
-_MAX_PATCHES = 60_000  # per channel: twice estimate_sigma's, as they are split among bins
+_MAX_PATCHES = 60_000  # per channel, as estimate_sigma: cost follows it, not the image size
 _BINS = 16  # intensity bins of width 1/16
 _MIN_BIN_PATCHES = 400  # fewer than this and a bin's estimate is too noisy to use
 _CAUCHY_SCALE = 0.25  # relative residual at which a bin's weight halves
@@ -40,66 +40,91 @@ _SMOOTH_RADIUS = 2  # sigma_map reads intensity from a 5 x 5 box mean, not the n
 
 @dataclass(frozen=True)
 class NoiseCurve:
-    """Per-channel noise variance law ``var(x) = a * x + b`` on the 0..1 scale.
+    """Per-channel noise variance law ``var = a * x + b``.
 
-    ``a`` and ``b`` have one entry per colour channel. ``levels`` and ``variances`` are
-    the per-bin measurements the fit used (one list per channel).
+    With ``linear_light`` (the default for photos) ``x`` is the linear-light intensity
+    (the image with its sRGB curve undone) and ``var`` the noise variance there, which is
+    where a sensor's shot and read noise are affine; the noise the image shows is that
+    std times the slope of the sRGB curve. Without it, ``x`` and ``var`` are the image's
+    own 0..1 values. ``a`` and ``b`` have one entry per colour channel; ``levels`` and
+    ``variances`` are the per-bin measurements in image values (one array per channel).
     """
 
     a: np.ndarray
     b: np.ndarray
+    linear_light: bool = True
     levels: tuple[np.ndarray, ...] = ()
     variances: tuple[np.ndarray, ...] = ()
 
-    def std(self, x: np.ndarray | float, channel: int = 0) -> np.ndarray:
-        """Noise std (0..1 scale) at intensity ``x`` (0..1) in one channel."""
-        var = self.a[channel] * np.asarray(x, dtype=np.float64) + self.b[channel]
-        return np.sqrt(np.maximum(var, 0.0))
+    def std(self, y: np.ndarray | float, channel: int = 0) -> np.ndarray:
+        """Noise std in image units (0..1) at image value ``y`` (0..1) in one channel."""
+        y = np.asarray(y, dtype=np.float64)
+        x = srgb_to_linear(y) if self.linear_light else y
+        std = np.sqrt(np.maximum(self.a[channel] * x + self.b[channel], 0.0))
+        return std * srgb_slope(x) if self.linear_light else std
 
     def sigma_map(self, pixels: np.ndarray) -> np.ndarray:
         """Per-pixel noise level (float32 H x W, 0-255 scale) for ``pixels``.
 
-        The mean variance over channels is linear in the intensities, so it is one weighted
-        sum of the channels, box-filtered (so the map does not carry the image's own noise),
-        plus the mean ``b``.
+        Each channel is box-filtered first, so the map follows the scene rather than the
+        image's own noise; channels combine as the root mean square of their stds.
         """
         image = _colour_channels(pixels)
-        if image.shape[2] != len(self.a):
-            raise ValueError(
-                f"The curve has {len(self.a)} channel(s), the image {image.shape[2]}."
-            )
+        channels = image.shape[2]
+        if channels != len(self.a):
+            raise ValueError(f"The curve has {len(self.a)} channel(s), the image {channels}.")
         scale = np.iinfo(image.dtype).max if image.dtype in (np.uint8, np.uint16) else 1.0
-        signal = np.zeros(image.shape[:2], dtype=np.float32)
-        for c, a in enumerate(self.a):  # channel by channel: no full-size float copy
-            signal += image[..., c] * np.float32(a / len(self.a) / scale)
-        variance = _box_mean(signal, _SMOOTH_RADIUS) + np.float32(np.mean(self.b))
+        if not self.linear_light:  # the mean variance is linear in y: one filter suffices
+            signal = np.zeros(image.shape[:2], dtype=np.float32)
+            for c, a in enumerate(self.a):  # channel by channel: no full-size float copy
+                signal += image[..., c] * np.float32(a / channels / scale)
+            variance = _box_mean(signal, _SMOOTH_RADIUS) + np.float32(np.mean(self.b))
+        else:
+            variance = np.zeros(image.shape[:2], dtype=np.float32)
+            for c in range(channels):
+                y = _box_mean(image[..., c].astype(np.float32) / np.float32(scale), _SMOOTH_RADIUS)
+                variance += self.std(np.clip(y, 0.0, 1.0), c).astype(np.float32) ** 2
+            variance /= np.float32(channels)
         return (np.sqrt(np.maximum(variance, 0.0)) * 255.0).astype(np.float32)
 
 
-def estimate_noise_curve(pixels: np.ndarray) -> NoiseCurve:
+def estimate_noise_curve(pixels: np.ndarray, linear_light: bool = True) -> NoiseCurve:
     """Estimate the signal-dependent noise curve of ``pixels`` (no clean reference needed).
 
     ``pixels`` is H x W or H x W x C (as ``estimate_sigma`` takes: float 0..1, uint8 or
-    uint16; alpha ignored). Where fewer than two intensity bins hold enough smooth
-    patches (a flat or tiny image), the curve is flat: ``a = 0`` and ``b`` the overall
-    noise variance. Raises ``ValueError`` for images too small to estimate from.
+    uint16; alpha ignored). ``linear_light`` fits the affine law in linear light (each
+    bin's variance divided by the squared sRGB slope at its level, the first-order rule),
+    right for sRGB photos; ``False`` fits it on the image values themselves. Where fewer
+    than two intensity bins hold enough smooth patches (a flat or tiny image), the curve
+    is flat: ``a = 0``. Raises ``ValueError`` for images too small to estimate from.
     """
     patches = _sample_patches(_colour_channels(pixels), _PATCH, _MAX_PATCHES)
-    fits = [_fit_channel(patches[:, c]) for c in range(patches.shape[1])]
+    fits = [_fit_channel(patches[:, c], linear_light) for c in range(patches.shape[1])]
     return NoiseCurve(
         a=np.array([f[0] for f in fits]),
         b=np.array([f[1] for f in fits]),
+        linear_light=linear_light,
         levels=tuple(f[2] for f in fits),
         variances=tuple(f[3] for f in fits),
     )
 
 
-def _fit_channel(patches: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+def _fit_channel(
+    patches: np.ndarray, linear_light: bool
+) -> tuple[float, float, np.ndarray, np.ndarray]:
     """(a, b, bin levels, bin variances) for one channel's (n, 25) patches."""
     levels, variances, counts = _binned_variances(patches)
     if len(levels) < 2:
-        return 0.0, _patch_noise_variance(patches), levels, variances
-    a, b = _robust_affine_fit(levels, variances, counts)
+        levels = np.array([float(np.median(patches.mean(axis=1)))])
+        variances = np.array([_patch_noise_variance(patches)])
+        counts = np.array([float(len(patches))])
+    x, var = levels, variances
+    if linear_light:
+        x = srgb_to_linear(levels)
+        var = variances / srgb_slope(x) ** 2
+    if len(levels) < 2:
+        return 0.0, float(var[0]), levels, variances
+    a, b = _robust_affine_fit(x, var, counts)
     return a, b, levels, variances
 
 
@@ -172,3 +197,16 @@ def _box_mean(image: np.ndarray, radius: int) -> np.ndarray:
     rows = summed[width:] - summed[:-width]
     summed = np.cumsum(rows, axis=1, dtype=np.float32)
     return (summed[:, width:] - summed[:, :-width]) / np.float32(width * width)
+
+
+def srgb_to_linear(y: np.ndarray) -> np.ndarray:
+    """Inverse sRGB curve (IEC 61966-2-1) on 0..1 values."""
+    y = np.asarray(y, dtype=np.float64)
+    return np.where(y <= 0.04045, y / 12.92, ((np.maximum(y, 0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def srgb_slope(x: np.ndarray) -> np.ndarray:
+    """Derivative of the sRGB curve at linear value ``x`` (0..1)."""
+    x = np.asarray(x, dtype=np.float64)
+    curve = (1.055 / 2.4) * np.maximum(x, 0.0031308) ** (1 / 2.4 - 1)
+    return np.where(x <= 0.0031308, 12.92, curve)

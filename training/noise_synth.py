@@ -27,8 +27,9 @@ after the gamma, propagated rather than measured:
 * linear-space variance per camera channel ``a * x + b``, times the mean variance gain of
   bilinear demosaicing over one 2 x 2 Bayer period (0.5625 for R and B, 0.625 for G: a
   site keeps its own sample, the others average 2 or 4 neighbours). The exact variance
-  alternates between sites; the period average is what a smooth map can say, and what a
-  blind estimator reading a real photo measures;
+  alternates between sites; the period average is what a smooth map can say. (A blind
+  high-pass or patch-PCA estimate reads far less than this marginal std on demosaiced
+  noise, which has little power at high frequencies: see benchmarks/noise_curve.py.)
 * through white balance and CCM exactly (bilinear demosaicing never mixes channels, so the
   camera channels' noises are independent): ``var_i = sum_j (M_ij g_j)^2 var_j``;
 * through the gamma: the linear-light noise of each channel is Gaussian, so the std of
@@ -37,14 +38,18 @@ after the gamma, propagated rather than measured:
   reduces to for small noise, but in shadows with high-ISO noise (linear std comparable to
   the signal) it understated the std by up to 40 % in tests, where quadrature stays
   within a few per cent;
-* clipping is not modelled (the map overstates in clipped areas), and JPEG, which smooths
-  noise away, is modelled by one factor per patch: the measured ratio of the noise that
-  survives compression, ``rms(jpeg(noisy) - jpeg(clean)) / rms(noisy - clean)``.
+* clipping to 0..1 (``clip``) is included in that quadrature: near black, where strong
+  noise is cut off at zero, the map follows the reduced std instead of overstating it
+  (by about 30 % at sRGB 0.1 with high-ISO noise without it);
+* JPEG, which smooths noise away, is modelled by one factor per patch: the measured ratio
+  of the noise that survives compression, ``rms(jpeg(noisy) - jpeg(clean)) / rms(noisy - clean)``.
 
 Channels are combined as the root mean square (the average variance), as
-``denoiser.noise.estimate_sigma`` does. Everything is batched torch on the CPU; JPEG goes
-through Pillow (libjpeg), one small call per patch: torchvision 0.29's ``encode_jpeg`` and
-``decode_jpeg`` work but are deprecated there (to be removed in favour of TorchCodec).
+``denoiser.noise.estimate_sigma`` does. A grey patch (C = 1) is processed as three equal
+channels and averaged back in linear light, like a grey conversion of a colour photo.
+Everything is batched torch on the CPU. JPEG goes through Pillow (libjpeg), one small
+call per patch: torchvision 0.29's ``encode_jpeg`` and ``decode_jpeg`` work but are
+deprecated there (to be removed in favour of TorchCodec).
 """
 
 from __future__ import annotations
@@ -71,7 +76,8 @@ class NoiseParams:
     """Ranges the per-patch noise parameters are drawn from.
 
     ``a`` and ``b`` are in linear camera units (signal 0..1): ``a`` is the shot-noise gain,
-    ``b`` the read-noise variance, both log-uniform. The defaults span Brooks et al.'s
+    ``b`` the read-noise variance, both log-uniform (so both bounds must be positive; a
+    fixed value is a range with equal ends). The defaults span Brooks et al.'s
     shot-noise range (1e-4 .. 1.2e-2, base ISO to about ISO 6400 on a phone) and read noise
     from negligible to their high-ISO value. White-balance gains are their ranges too.
     ``gaussian_fraction`` of the patches instead get the evaluation protocol's white
@@ -153,8 +159,10 @@ def _camera_noise(
     var_lin = torch.einsum("nij,njhw->nihw", to_linear.square(), variance)
     clean_lin = linear[:, :channels]
     noisy = linear_to_srgb(clean_lin + noise_lin)
-    sigma = srgb_std(clean_lin, var_lin.sqrt()).square().mean(dim=1, keepdim=True).sqrt()
-    if p.clip or p.jpeg_prob > 0:
+    clip = p.clip or p.jpeg_prob > 0
+    sigma = srgb_std(clean_lin, var_lin.sqrt(), clip=clip)
+    sigma = sigma.square().mean(dim=1, keepdim=True).sqrt()
+    if clip:
         noisy = noisy.clamp(0.0, 1.0)
     if p.jpeg_prob > 0:
         noisy, sigma = _jpeg(clean, noisy, sigma, gen, p)
@@ -184,6 +192,8 @@ def _random_ccm(
 
     Real CCMs look like this (e.g. diagonal 1.5-2, off-diagonals -0.1 .. -0.6): they undo
     the colour filters' overlap, and in doing so amplify and cross-correlate the noise.
+    Random matrices of that shape stand in for measured ones (Brooks et al. interpolate
+    between four real cameras' matrices; these have none to hand).
     """
     off = -(crosstalk[0] + (crosstalk[1] - crosstalk[0]) * torch.rand(n, 3, 3, generator=gen))
     eye = torch.eye(3).expand(n, 3, 3)
@@ -276,9 +286,13 @@ def srgb_slope(x: torch.Tensor) -> torch.Tensor:
     return torch.where(mag <= 0.0031308, torch.full_like(mag, 12.92), curve)
 
 
-def srgb_std(x: torch.Tensor, s: torch.Tensor, nodes: int = _GH_NODES) -> torch.Tensor:
+def srgb_std(
+    x: torch.Tensor, s: torch.Tensor, clip: bool = False, nodes: int = _GH_NODES
+) -> torch.Tensor:
     """Std of ``linear_to_srgb(x + s z)``, z standard normal, by Gauss-Hermite quadrature.
 
+    With ``clip`` the curve is followed by clipping to 0..1, which takes noise away near
+    black and white; the kink makes the quadrature approximate there (see the tests).
     Deviations from ``linear_to_srgb(x)`` are summed rather than raw moments, so float32
     keeps its precision when ``s`` is tiny.
     """
@@ -288,7 +302,8 @@ def srgb_std(x: torch.Tensor, s: torch.Tensor, nodes: int = _GH_NODES) -> torch.
     m1 = torch.zeros_like(centre)
     m2 = torch.zeros_like(centre)
     for tk, wk in zip(t.tolist(), w.tolist()):
-        d = linear_to_srgb(x + s * tk) - centre
+        value = linear_to_srgb(x + s * tk)
+        d = (value.clamp(0.0, 1.0) if clip else value) - centre
         m1 += wk * d
         m2 += wk * d * d
     return (m2 - m1 * m1).clamp_min(0.0).sqrt()

@@ -94,3 +94,14 @@ def test_gaussian_case_matches_the_protocol() -> None:
     assert (sigma == per_patch.view(-1, 1, 1, 1)).all()  # constant map per patch
     measured = (noisy - 0.5).std(dim=(1, 2, 3))
     assert torch.allclose(measured, per_patch, rtol=0.05, atol=2e-3)
+
+
+@pytest.mark.parametrize("level", [0.02, 0.1, 0.97])
+def test_sigma_map_follows_clipping_near_black_and_white(level: float) -> None:
+    gen = torch.Generator().manual_seed(7)
+    noisy, sigma = synthesize(flat(level), gen, fixed(clip=True, colour_prob=1.0))
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    centred = noisy - noisy.mean(dim=(2, 3), keepdim=True)  # clipping moves the mean
+    measured = centred.square().mean(dim=(1, 2, 3)).sqrt()
+    predicted = sigma.square().mean(dim=(1, 2, 3)).sqrt()
+    assert torch.allclose(measured, predicted, rtol=0.10)
