@@ -10,12 +10,12 @@ import sys
 import yaml
 
 
-def torchrun(recipe_path, out, data_root, timeout=300):
+def torchrun(recipe_path, out, data_root, timeout=900):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "training.train", "--recipe", str(recipe_path), "--out", str(out),
            "--data-root", str(data_root), "--threads", "1"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return dict(re.findall(r"rank (\d): step \d+, weights (\S+)", done.stdout)), done.stdout
 
 
