@@ -65,7 +65,8 @@ def evaluate(model: Path | None, data: Path, sigmas: Sequence[float], peers: Seq
              limit: int | None = None, peer_limit: int | None = None, threads: int = 2,
              vae_samples: int = 0) -> dict:
     """All figures of one call, as a JSON-ready dict keyed by method and sigma."""
-    results: dict = {"data": data.name, "protocol": "gaussian-seeded-by-index", "methods": {}}
+    label = data.name if limit is None else f"{data.name} (first {limit})"
+    results: dict = {"data": label, "protocol": "gaussian-seeded-by-index", "methods": {}}
     channels, net = 3, None
     methods: dict[str, tuple[Denoise, int | None]] = {}
     if model is not None:
