@@ -15,11 +15,22 @@ weak-texture PCA estimate per bin, and fit a, b >= 0 per channel by weighted lea
 made robust by Cauchy reweighting (a bin whose smooth patches still hold texture reads
 too high; near-clipped bins read too low).
 
-The curve lives in the image's own 0..1 values (after the camera's gamma), where the law is
-only approximately affine; the per-bin measurements are kept (``levels``, ``variances``) for
-callers that want them. ``NoiseCurve.sigma_map`` turns the curve into the per-pixel noise
-level the models take (H x W, 0-255 scale, channels combined as root mean square like
-``estimate_sigma``).
+Where the law is fitted: a sensor's noise is affine in *linear light*, and an sRGB photo
+shows it through the tone curve, where its std typically *falls* with brightness (the
+curve's slope falls faster than shot noise grows) - no a, b >= 0 fits that in image values.
+So by default each bin's variance is taken back to linear light by the curve's slope at
+the bin's level (first order; it overstates the darkest bins under strong noise, which
+the robust fit discounts) and the law is fitted there; ``linear_light=False`` fits it on
+the image values instead (for noise added after the tone curve). The per-bin measurements
+are kept (``levels``, ``variances``). ``NoiseCurve.sigma_map`` turns the curve into the
+per-pixel noise level the models take (H x W, 0-255 scale, channels combined as root mean
+square like ``estimate_sigma``).
+
+Known limit: demosaiced, in-camera-denoised or JPEG-compressed noise is spatially
+correlated, with little power at high frequencies. The smallest patch eigenvalue then
+reads far less than the per-pixel std (about a tenth for bilinear-demosaiced noise, see
+benchmarks/noise_curve.py). Such a curve understates the per-pixel std by a factor that
+depends on the camera's processing; calibrating it is not done here.
 """
 
 from __future__ import annotations
@@ -35,7 +46,8 @@ _BINS = 16  # intensity bins of width 1/16
 _MIN_BIN_PATCHES = 400  # fewer than this and a bin's estimate is too noisy to use
 _CAUCHY_SCALE = 0.25  # relative residual at which a bin's weight halves
 _REWEIGHTS = 4
-_SMOOTH_RADIUS = 2  # sigma_map reads intensity from a 5 x 5 box mean, not the noisy pixel
+_LUT_SIZE = 4096
+_SMOOTH_RADIUS = 1  # sigma_map: a 3 x 3 box of 2 x 2 bins, not the noisy pixel
 
 
 @dataclass(frozen=True)
@@ -66,26 +78,27 @@ class NoiseCurve:
     def sigma_map(self, pixels: np.ndarray) -> np.ndarray:
         """Per-pixel noise level (float32 H x W, 0-255 scale) for ``pixels``.
 
-        Each channel is box-filtered first, so the map follows the scene rather than the
-        image's own noise; channels combine as the root mean square of their stds.
+        Each channel is averaged over 2 x 2 bins and then a 3 x 3 box of bins (about
+        6 x 6 pixels), so the map follows the scene rather than the image's own noise, and
+        12 MP costs a fraction of a second. The curve is a 1-D function of each channel's
+        value, read from a lookup table (exact to 1/4096, no float64 powers per pixel);
+        channels combine as the root mean square of their stds.
         """
         image = _colour_channels(pixels)
-        channels = image.shape[2]
+        height, width, channels = image.shape
         if channels != len(self.a):
             raise ValueError(f"The curve has {len(self.a)} channel(s), the image {channels}.")
         scale = np.iinfo(image.dtype).max if image.dtype in (np.uint8, np.uint16) else 1.0
-        if not self.linear_light:  # the mean variance is linear in y: one filter suffices
-            signal = np.zeros(image.shape[:2], dtype=np.float32)
-            for c, a in enumerate(self.a):  # channel by channel: no full-size float copy
-                signal += image[..., c] * np.float32(a / channels / scale)
-            variance = _box_mean(signal, _SMOOTH_RADIUS) + np.float32(np.mean(self.b))
-        else:
-            variance = np.zeros(image.shape[:2], dtype=np.float32)
-            for c in range(channels):
-                y = _box_mean(image[..., c].astype(np.float32) / np.float32(scale), _SMOOTH_RADIUS)
-                variance += self.std(np.clip(y, 0.0, 1.0), c).astype(np.float32) ** 2
-            variance /= np.float32(channels)
-        return (np.sqrt(np.maximum(variance, 0.0)) * 255.0).astype(np.float32)
+        grid = np.linspace(0.0, 1.0, _LUT_SIZE)
+        variance = None
+        for c in range(channels):
+            lut = (self.std(grid, c) ** 2 / channels).astype(np.float32)
+            level = _box_mean(_bin2(image[..., c]), _SMOOTH_RADIUS)
+            index = np.clip(level * np.float32((_LUT_SIZE - 1) / scale) + 0.5, 0, _LUT_SIZE - 1)
+            part = lut[index.astype(np.int32)]
+            variance = part if variance is None else variance + part
+        sigma = np.sqrt(variance) * np.float32(255.0)
+        return _unbin2(sigma, height, width)
 
 
 def estimate_noise_curve(pixels: np.ndarray, linear_light: bool = True) -> NoiseCurve:
@@ -189,14 +202,42 @@ def _nonnegative_affine(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[fl
     return candidates[int(np.argmin(costs))]
 
 
+def _bin2(channel: np.ndarray) -> np.ndarray:
+    """float32 means of 2 x 2 blocks (an odd last row or column is dropped)."""
+    height, width = channel.shape
+    c = channel[: height - height % 2, : width - width % 2]
+    total = c[0::2, 0::2].astype(np.float32)
+    total += c[1::2, 0::2]
+    total += c[0::2, 1::2]
+    total += c[1::2, 1::2]
+    return total * np.float32(0.25)
+
+
+def _unbin2(small: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Each value repeated over its 2 x 2 block, edge-extended to height x width."""
+    h2, w2 = small.shape
+    out = np.empty((h2, 2, w2, 2), dtype=small.dtype)
+    out[...] = small[:, None, :, None]
+    out = out.reshape(2 * h2, 2 * w2)
+    if out.shape != (height, width):
+        out = np.pad(out, ((0, height - 2 * h2), (0, width - 2 * w2)), mode="edge")
+    return out
+
+
 def _box_mean(image: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over a (2 radius + 1)^2 window, edges replicated; separable cumulative sums."""
-    width = 2 * radius + 1
-    padded = np.pad(np.pad(image, radius, mode="edge"), ((1, 0), (1, 0)))  # leading zeros
-    summed = np.cumsum(padded, axis=0, dtype=np.float32)
-    rows = summed[width:] - summed[:-width]
-    summed = np.cumsum(rows, axis=1, dtype=np.float32)
-    return (summed[:, width:] - summed[:, :-width]) / np.float32(width * width)
+    """Mean over a (2 radius + 1)^2 window, edges replicated; separable shifted sums.
+
+    For the small radius used here, shifted slices beat cumulative sums (fewer passes).
+    """
+    height, width = image.shape
+    padded = np.pad(image.astype(np.float32, copy=False), radius, mode="edge")
+    rows = padded[:height].copy()
+    for k in range(1, 2 * radius + 1):
+        rows += padded[k : k + height]
+    out = rows[:, :width].copy()
+    for k in range(1, 2 * radius + 1):
+        out += rows[:, k : k + width]
+    return out / np.float32((2 * radius + 1) ** 2)
 
 
 def srgb_to_linear(y: np.ndarray) -> np.ndarray:

@@ -176,3 +176,8 @@ def test_twelve_megapixels_well_under_a_second() -> None:
     elapsed = time.perf_counter() - start
     assert worst_std_error(curve, 2e-3, 1e-5) < 0.08
     assert elapsed < 2.0, f"{elapsed:.2f} s"
+    start = time.perf_counter()
+    sigma = estimate_noise_curve(noisy[:512, :512]).sigma_map(noisy)
+    elapsed = time.perf_counter() - start
+    assert sigma.shape == (height, width)
+    assert elapsed < 2.0, f"sigma map {elapsed:.2f} s"
