@@ -104,15 +104,21 @@ def synthesize(
     """Noisy version of ``clean`` (N x C x H x W, C = 1 or 3, sRGB 0..1) and its sigma map.
 
     Returns ``(noisy, sigma_map)``: noisy N x C x H x W, sigma_map N x 1 x H x W in 0..1
-    units. Every patch draws its own parameters from ``params``; the number of random draws
-    does not depend on them, so a generator state always gives the same batch.
+    units. Every patch draws its own parameters from ``params``; for given ``params`` the
+    number of random draws is fixed, so a generator state always gives the same batch.
+    ``NoiseParams(gaussian_fraction=1.0, sigma_max=s)`` is the Gaussian training noise
+    ``PatchSampler`` draws today (same law; not the same random stream).
     """
     params = params or NoiseParams()
     n, channels = clean.shape[:2]
     if channels not in (1, 3):
         raise ValueError(f"expected 1 or 3 channels, got {channels}")
     clean = clean.float()
+    if params.gaussian_fraction >= 1.0:  # Gaussian only: skip the camera pipeline's cost
+        return _gaussian_noise(clean, gen, params.sigma_max)
     noisy, sigma = _camera_noise(clean, gen, params)
+    if params.gaussian_fraction <= 0.0:
+        return noisy, sigma
     gauss_noisy, gauss_sigma = _gaussian_noise(clean, gen, params.sigma_max)
     use_gauss = torch.rand(n, generator=gen) < params.gaussian_fraction
     pick = use_gauss.view(n, 1, 1, 1)
