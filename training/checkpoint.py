@@ -33,17 +33,13 @@ def model_from(state: dict[str, Any]) -> torch.nn.Module:
 
 
 def compact(state: dict[str, Any]) -> dict[str, Any]:
-    """A smaller copy for committing: optimizer moments in bfloat16, weights untouched."""
-    opt = state.get("optimizer")
-    if opt is None:
-        return state
-    small = {k: v for k, v in state.items() if k != "optimizer"}
-    small["optimizer"] = {
-        "param_groups": opt["param_groups"],
-        "state": {
-            i: {k: v.to(torch.bfloat16) if torch.is_tensor(v) and v.numel() > 1 else v
-                for k, v in s.items()}
-            for i, s in opt["state"].items()
-        },
-    }
+    """A small copy for committing between sittings: the averaged weights, no optimizer.
+
+    The raw and averaged weights become one set (stored once) and Adam's moments are left
+    out: they rebuild within a few hundred steps, and the trainer warms the learning rate
+    up again when it resumes without them. This keeps the file at the size of the model.
+    """
+    weights = state.get("ema") or state["model"]
+    small = {k: v for k, v in state.items() if k not in ("optimizer", "model", "ema")}
+    small["model"] = small["ema"] = weights
     return small

@@ -33,11 +33,17 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
 
 
 def learning_rate(step: int, cfg: dict[str, Any]) -> float:
-    """Linear warm-up, then cosine decay from ``lr`` to ``lr_min`` at ``steps``."""
+    """Linear warm-up, then cosine decay from ``lr`` to ``lr_min`` at ``steps``.
+
+    After resuming without optimizer state (``rewarm_from``), the rate ramps up again over
+    ``warmup`` steps so that fresh Adam moments do not take full-size steps.
+    """
     if step < cfg["warmup"]:
         return cfg["lr"] * (step + 1) / cfg["warmup"]
     t = min(1.0, (step - cfg["warmup"]) / max(1, cfg["steps"] - cfg["warmup"]))
-    return cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
+    lr = cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
+    since = step - cfg.get("rewarm_from", -cfg["warmup"])
+    return lr * min(1.0, (since + 1) / cfg["warmup"])
 
 
 def make_data(recipe: dict[str, Any], data_root: Path):
@@ -136,7 +142,10 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         model.load_state_dict(state["model"])
         ema.module.load_state_dict(state.get("ema", state["model"]))
         ema.n_averaged.fill_(max(1, state["step"]))
-        opt.load_state_dict(state["optimizer"])
+        if "optimizer" in state:
+            opt.load_state_dict(state["optimizer"])
+        else:  # a compact checkpoint: fresh Adam moments, so warm the learning rate up again
+            cfg = {**cfg, "rewarm_from": state["step"]}
         gen.set_state(state["generator"])
         step, best = state["step"], state.get("best_psnr", -1.0)
         if ctx.main:

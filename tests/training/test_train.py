@@ -52,3 +52,17 @@ def test_learning_rate_schedule_warms_up_then_decays(tiny_recipe):
     assert lrs[0] < lrs[cfg["warmup"] - 1] == cfg["lr"]
     assert abs(lrs[-1] - cfg["lr_min"]) < 1e-9
     assert all(a >= b for a, b in zip(lrs[cfg["warmup"]:], lrs[cfg["warmup"] + 1:]))
+
+
+def test_resume_from_a_compact_checkpoint(tmp_path, image_root, tiny_recipe):
+    out = tmp_path / "run"
+    tiny_recipe["train"]["steps"] = 20
+    train(tiny_recipe, out, image_root, max_minutes=None, threads=2)
+    full = checkpoint.load(out / "last.pt")
+    checkpoint.save(out / "last.pt", checkpoint.compact(full))
+    small = checkpoint.load(out / "last.pt")
+    assert "optimizer" not in small and small["model"] is small["ema"]
+    tiny_recipe["train"]["steps"] = 30
+    assert train(tiny_recipe, out, image_root, max_minutes=None, threads=2)["step"] == 30
+    cfg = {**tiny_recipe["train"], "rewarm_from": 20}
+    assert learning_rate(20, cfg) < learning_rate(20 + cfg["warmup"], cfg)
