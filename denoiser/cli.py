@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -365,7 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits 0 for --help/--version and 2 for bad usage
         return int(e.code or 0)
     _setup_logging()
-    return _dispatch(args)
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:  # `denoiser models | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _dispatch(args) -> int:
