@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from denoiser.cli import _positive
+
 DEFAULT_SIZES = (1.0, 12.0, 24.0)
 BENCH_SIGMA = 25.0  # a fixed level: estimating it is not the model's cost
 
@@ -51,11 +53,11 @@ def add_subparser(sub: Any) -> None:
                    help="only this device (repeatable); default: every available one")
     p.add_argument("--sizes", type=_positive_float, nargs="+", default=list(DEFAULT_SIZES),
                    metavar="MP", help="image sizes in megapixels (default: 1 12 24)")
-    p.add_argument("--repeat", type=_positive_int, default=3, metavar="N",
+    p.add_argument("--repeat", type=_positive, default=3, metavar="N",
                    help="timed runs per case after one warm-up; the median is shown (default 3)")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--threads", type=_positive, default=None, metavar="N",
                    help="CPU threads (default: all cores)")
-    p.add_argument("--tile", type=_positive_int, default=512, metavar="N",
+    p.add_argument("--tile", type=_positive, default=512, metavar="N",
                    help="tile size in pixels (default 512, as `denoiser denoise`)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
     p.add_argument("--case", help=argparse.SUPPRESS)
@@ -68,16 +70,6 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from e
     if not value > 0:
         raise argparse.ArgumentTypeError("must be more than 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from e
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
 
