@@ -16,7 +16,7 @@ def torchrun(recipe_path, out, data_root, timeout=900):
            "--data-root", str(data_root), "--threads", "1"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    return dict(re.findall(r"rank (\d): step \d+, weights (\S+)", done.stdout)), done.stdout
+    return dict(re.findall(r"rank (\d): step \d+, weights ([-+0-9.e]+)", done.stdout)), done.stdout
 
 
 def test_two_ranks_end_with_identical_weights_and_resume(tmp_path, image_root, tiny_recipe):
