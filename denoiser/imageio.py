@@ -797,29 +797,31 @@ def _encode_png(fp: IO[bytes], samples: np.ndarray, meta: _Metadata, quality: in
 def _encode_jpeg(fp: IO[bytes], samples: np.ndarray, meta: _Metadata, quality: int) -> None:
     """Baseline-compatible JPEG; no chroma subsampling at quality 90+ (fine detail matters)."""
     extra: dict[str, Any] = {}
-    if meta.exif:
-        if len(meta.exif) > 65533 - 2:
-            log.warning("EXIF of %d bytes does not fit in JPEG; dropped", len(meta.exif))
-        else:
-            extra["exif"] = meta.exif
-    if meta.icc:
-        extra["icc_profile"] = meta.icc
-    if meta.text:
-        extra["xmp"] = _xmp_packet(_text_lines(meta.text))
+    if meta.exif and len(meta.exif) > 65533 - 2:
+        log.warning("EXIF of %d bytes does not fit in JPEG; dropped", len(meta.exif))
+        extra.update(_pillow_metadata(meta, exif=False))
+    else:
+        extra.update(_pillow_metadata(meta))
     _pillow_image(samples).save(
         fp, "JPEG", quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True, **extra
     )
 
 
-def _encode_webp(fp: IO[bytes], samples: np.ndarray, meta: _Metadata, quality: int) -> None:
-    """Lossy WebP, or lossless at quality 100; colour under transparent pixels kept exactly."""
+def _pillow_metadata(meta: _Metadata, exif: bool = True) -> dict[str, Any]:
+    """EXIF, ICC and the text note (as XMP) in the keyword form Pillow's JPEG/WebP savers take."""
     extra: dict[str, Any] = {}
-    if meta.exif:
+    if meta.exif and exif:
         extra["exif"] = meta.exif
     if meta.icc:
         extra["icc_profile"] = meta.icc
     if meta.text:
         extra["xmp"] = _xmp_packet(_text_lines(meta.text))
+    return extra
+
+
+def _encode_webp(fp: IO[bytes], samples: np.ndarray, meta: _Metadata, quality: int) -> None:
+    """Lossy WebP, or lossless at quality 100; colour under transparent pixels kept exactly."""
+    extra = _pillow_metadata(meta)
     _pillow_image(samples).save(
         fp, "WEBP", quality=quality, lossless=quality >= 100, exact=True, method=4, **extra
     )
