@@ -17,6 +17,7 @@ import torchvision.transforms.v2.functional as TF
 from PIL import Image
 
 from denoiser.noise import add_gaussian_noise
+from training.noise_synth import NoiseParams, synthesize
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -57,6 +58,7 @@ class PatchSampler:
     patch: int = 96
     sigma_max: float = 75.0
     channel_shuffle: bool = True
+    noise: NoiseParams | None = None  # camera-like noise; None: white Gaussian, as evaluated
 
     @classmethod
     def from_folders(
@@ -100,6 +102,8 @@ class PatchSampler:
                 crop = crop[torch.randperm(3, generator=gen)]
             crops.append(crop)
         clean = torch.stack(crops).float() / 255.0
+        if self.noise is not None:
+            return (clean, *synthesize(clean, gen, self.noise))
         sigma = torch.rand(size, 1, 1, 1, generator=gen) * (self.sigma_max / 255.0)
         noise = torch.randn(clean.shape, generator=gen) * sigma
         sigma_map = sigma.expand(size, 1, p, p).contiguous()

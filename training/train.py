@@ -20,8 +20,10 @@ import yaml
 from tqdm import tqdm
 
 from training import checkpoint, distributed
+from training.warm_start import warm_start
 from training.archs import build
 from training.data import PatchSampler, list_images, validation_set
+from training.noise_synth import NoiseParams
 from training.losses import RECONSTRUCTION, kl_to_standard_normal, kl_weight
 
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -51,9 +53,13 @@ def make_data(recipe: dict[str, Any], data_root: Path):
     d, channels = recipe["data"], recipe["arch"]["channels"]
     folders = [data_root / f for f in d["train"]]
     holdout = list_images(folders[0])[-d.get("val_holdout", 4):]
+    noise = None
+    if "camera_noise" in d:  # YAML lists become the tuples NoiseParams holds
+        noise = NoiseParams(**{k: tuple(v) if isinstance(v, list) else v
+                               for k, v in d["camera_noise"].items()})
     sampler = PatchSampler.from_folders(
         folders, channels, scales=d.get("scales", [1.0]), exclude=holdout,
-        patch=d["patch"], sigma_max=d["sigma_max"],
+        patch=d["patch"], sigma_max=d["sigma_max"], noise=noise,
     )
     return sampler, validation_set(holdout, channels)
 
@@ -150,6 +156,9 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         step, best = state["step"], state.get("best_psnr", -1.0)
         if ctx.main:
             print(f"resumed from {last} at step {step}", file=sys.stderr)
+    elif recipe.get("init"):  # a fresh run that starts from another model's weights
+        warm_start(model, Path(recipe["init"]))
+        ema.module.load_state_dict(model.state_dict())
     if ctx.active:  # each rank draws its own patches, reproducibly from (seed, rank, step)
         gen.manual_seed(cfg["seed"] + 7919 * ctx.rank + 104729 * step)
     net = distributed.wrap(model, ctx)

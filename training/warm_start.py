@@ -1,0 +1,72 @@
+"""Start a new model from a trained one instead of from noise.
+
+On a 2-core machine every trained step is precious, so the grey AE, the colour VAE and the
+photo AE begin from the colour AE's weights. Tensors of equal shape are copied. The grey
+model's stem and tail are folded from the colour ones, so that at step 0 it computes the
+colour model on the grey image repeated in R, G and B (the mean of the three outputs). The
+VAE's extra bottleneck convolution starts as the identity on the features and zero on the
+latent, so that at step 0 its deterministic path is the AE and the latent is learned on top.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from training import checkpoint
+
+
+def _fold_stem(w: torch.Tensor, channels: int, r2: int) -> torch.Tensor:
+    """Colour stem (out, (3+1)*r2, k, k) -> grey stem (out, (1+1)*r2, k, k): sum over R, G, B."""
+    colour, sigma = w[:, : 3 * r2], w[:, 3 * r2 :]
+    grey = colour.reshape(w.shape[0], 3, r2, *w.shape[2:]).sum(dim=1)
+    return torch.cat([grey, sigma], dim=1) if channels == 1 else w
+
+
+def _fold_tail(t: torch.Tensor, r2: int) -> torch.Tensor:
+    """Colour tail's output channels (3*r2, ...) -> grey (r2, ...): mean over R, G, B."""
+    return t.reshape(3, r2, *t.shape[1:]).mean(dim=0)
+
+
+def _identity_mid_in(conv: nn.Conv2d, features: int) -> None:
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.zero_()
+        k = conv.kernel_size[0] // 2
+        for i in range(features):
+            conv.weight[i, i, k, k] = 1.0
+
+
+def adapt(model: nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
+    """Load what fits of ``source`` into ``model``; return the names left at their init."""
+    body = model.body
+    r2 = body.unshuffle**2
+    own = model.state_dict()
+    loaded, fresh = {}, []
+    for name, t in own.items():
+        s = source.get(name)
+        if s is not None and s.shape != t.shape and body.channels == 1:
+            if name == "body.stem.1.weight":
+                s = _fold_stem(s, 1, r2)
+            elif name.startswith("body.tail.0."):
+                s = _fold_tail(s, r2)
+        if s is not None and s.shape == t.shape:
+            loaded[name] = s
+        else:
+            fresh.append(name)
+    model.load_state_dict(loaded, strict=False)
+    if getattr(body, "mid_in", None) is not None and "body.mid_in.weight" in fresh:
+        _identity_mid_in(body.mid_in, body.mid_in.out_channels)
+        fresh = [n for n in fresh if not n.startswith("body.mid_in.")]
+    return fresh
+
+
+def warm_start(model: nn.Module, path: str | Path) -> None:
+    """Initialise ``model`` from the checkpoint at ``path`` (its averaged weights)."""
+    state = checkpoint.load(path)
+    fresh = adapt(model, state.get("ema") or state["model"])
+    print(f"warm start from {path} (step {state.get('step')}); "
+          f"{len(fresh)} tensors left fresh: {', '.join(fresh) or 'none'}", file=sys.stderr)
