@@ -7,7 +7,7 @@ import csv
 import torch
 
 from training import checkpoint
-from training.train import learning_rate, train
+from training.train import learning_rate, make_data, train
 
 
 def read_log(path):
@@ -66,3 +66,15 @@ def test_resume_from_a_compact_checkpoint(tmp_path, image_root, tiny_recipe):
     assert train(tiny_recipe, out, image_root, max_minutes=None, threads=2)["step"] == 30
     cfg = {**tiny_recipe["train"], "rewarm_from": 20}
     assert learning_rate(20, cfg) < learning_rate(20 + cfg["warmup"], cfg)
+
+
+def test_camera_noise_recipe_gives_per_pixel_noise_maps(tmp_path, image_root, tiny_recipe):
+    tiny_recipe["data"]["camera_noise"] = {"gaussian_fraction": 0.0, "jpeg_prob": 0.0,
+                                           "a_range": [1e-3, 1e-2]}
+    sampler, _ = make_data(tiny_recipe, image_root)
+    clean, noisy, sigma = sampler.batch(4, torch.Generator().manual_seed(0))
+    assert clean.shape == noisy.shape and sigma.shape == (4, 1, 32, 32)
+    # signal-dependent: the level varies within a patch, and it describes the noise drawn
+    assert (sigma.amax(dim=(2, 3)) > 1.2 * sigma.amin(dim=(2, 3))).all()
+    ratio = float((noisy - clean).std() / sigma.pow(2).mean().sqrt())
+    assert 0.7 < ratio < 1.3

@@ -1,0 +1,65 @@
+"""Warm starts: a new model begins as the trained one it comes from, then trains on."""
+
+from __future__ import annotations
+
+import torch
+
+from training import checkpoint
+from training.archs import build
+from training.train import train
+from training.warm_start import adapt
+
+ARCH = {"widths": [8, 16], "blocks": [1, 1], "unshuffle": 2}
+
+
+def trained_colour_ae() -> torch.nn.Module:
+    """A colour AE with random (non-zero) weights everywhere, the tail included."""
+    torch.manual_seed(0)
+    net = build("unet_ae", channels=3, **ARCH)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0, 0.1)
+    return net.eval()
+
+
+def inputs(channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(2, channels, 32, 32, generator=g), torch.full((2, 1, 32, 32), 0.1)
+
+
+def test_grey_model_starts_as_the_colour_model_on_a_grey_picture():
+    colour = trained_colour_ae()
+    grey = build("unet_ae", channels=1, **ARCH).eval()
+    assert adapt(grey, colour.state_dict()) == []
+    x, s = inputs(1)
+    with torch.no_grad():
+        want = colour(x.expand(-1, 3, -1, -1), s).mean(dim=1, keepdim=True)
+        assert torch.allclose(grey(x, s), want, atol=1e-5)
+
+
+def test_vae_starts_with_the_ae_as_its_deterministic_path():
+    colour = trained_colour_ae()
+    vae = build("unet_cvae", channels=3, latent=4, **ARCH).eval()
+    fresh = adapt(vae, colour.state_dict())
+    assert fresh and all(name.startswith("posterior.") for name in fresh)
+    x, s = inputs(3)
+    with torch.no_grad():
+        assert torch.allclose(vae(x, s)[0], colour(x, s), atol=1e-5)
+        # the latent is not ignored by construction: its weights start at zero but train
+        sampled = vae(x, s, temperature=1.0)[0]
+        assert torch.allclose(sampled, colour(x, s), atol=1e-5)
+
+
+def test_recipe_init_warm_starts_a_fresh_run(tmp_path, image_root, tiny_recipe):
+    source = tmp_path / "source.pt"
+    net = trained_colour_ae()
+    checkpoint.save(source, {"arch": {"name": "unet_ae", "channels": 3, **ARCH},
+                             "model": net.state_dict(), "step": 7})
+    tiny_recipe["init"] = str(source)
+    tiny_recipe["train"]["steps"] = 1
+    tiny_recipe["train"]["lr"] = 0.0
+    tiny_recipe["train"]["lr_min"] = 0.0
+    train(tiny_recipe, tmp_path / "run", image_root, None, 1)
+    state = checkpoint.load(tmp_path / "run" / "last.pt")
+    for name, value in net.state_dict().items():
+        assert torch.allclose(state["model"][name], value), name
