@@ -5,6 +5,10 @@
 
 Protocol: noisy = clean + N(0, sigma/255) in float, unclipped, seeded by the image's index
 in sorted file order; PSNR and SSIM on outputs clipped and rounded to 8 bits.
+
+``--camera low mid high [--jpeg 75]`` adds camera-like noise (training.noise_synth with fixed
+parameters, also seeded by index): models get the true per-pixel noise map, the peers its
+root-mean-square level, so both are told the truth in the form they take.
 """
 
 from __future__ import annotations
@@ -46,13 +50,28 @@ def model_denoiser(path: Path, threads: int) -> tuple[Denoise, int, object]:
     return net.denoise, net.channels, net
 
 
-def run_method(fn: Denoise, cleans: Sequence[np.ndarray], sigma: float) -> dict[str, float]:
-    """Mean PSNR, SSIM and seconds per megapixel of one method at one noise level."""
+def noisy_version(clean: np.ndarray, index: int, setting: str) -> tuple[np.ndarray, object]:
+    """(noisy, level) for one setting: a Gaussian sigma ("25") or a camera one ("camera-mid")."""
+    if setting.startswith("camera-"):
+        from training.camera_eval import camera_noisy
+
+        return camera_noisy(clean, index, setting)
+    sigma = float(setting)
+    return add_gaussian_noise(clean, sigma, seed=index), sigma
+
+
+def scalar_level(fn: Denoise) -> Denoise:
+    """Give a method that takes one noise level the RMS of a per-pixel map."""
+    return lambda x, s: fn(x, float(np.sqrt(np.mean(np.square(s)))) if np.ndim(s) else s)
+
+
+def run_method(fn: Denoise, cleans: Sequence[np.ndarray], setting: str) -> dict[str, float]:
+    """Mean PSNR, SSIM and seconds per megapixel of one method at one noise setting."""
     p, s, seconds, mp = [], [], 0.0, 0.0
     for i, clean in enumerate(cleans):
-        noisy = add_gaussian_noise(clean, sigma, seed=i)
+        noisy, level = noisy_version(clean, i, setting)
         t = time.perf_counter()
-        out = fn(noisy, sigma)
+        out = fn(noisy, level)
         seconds += time.perf_counter() - t
         mp += clean.shape[0] * clean.shape[1] / 1e6
         p.append(psnr(clean, out))
@@ -63,10 +82,15 @@ def run_method(fn: Denoise, cleans: Sequence[np.ndarray], sigma: float) -> dict[
 
 def evaluate(model: Path | None, data: Path, sigmas: Sequence[float], peers: Sequence[str] = (),
              limit: int | None = None, peer_limit: int | None = None, threads: int = 2,
-             vae_samples: int = 0) -> dict:
-    """All figures of one call, as a JSON-ready dict keyed by method and sigma."""
+             vae_samples: int = 0, camera: Sequence[str] = ()) -> dict:
+    """All figures of one call, as a JSON-ready dict keyed by method and noise setting."""
     label = data.name if limit is None else f"{data.name} (first {limit})"
-    results: dict = {"data": label, "protocol": "gaussian-seeded-by-index", "methods": {}}
+    settings = [f"{s:g}" for s in sigmas] + [f"camera-{c}" for c in camera]
+    protocol = "gaussian-seeded-by-index"
+    if camera:
+        label += " camera noise" if not sigmas else ""
+        protocol += ", camera-noise-seeded-by-index"
+    results: dict = {"data": label, "protocol": protocol, "methods": {}}
     channels, net = 3, None
     methods: dict[str, tuple[Denoise, int | None]] = {}
     if model is not None:
@@ -75,14 +99,14 @@ def evaluate(model: Path | None, data: Path, sigmas: Sequence[float], peers: Seq
     else:
         channels = 3 if "C" in data.name.upper()[:1] else 1
     for name in peers:
-        methods[name] = (PEERS[name](channels), peer_limit or limit)
+        methods[name] = (scalar_level(PEERS[name](channels)), peer_limit or limit)
     cache: dict[int | None, list[np.ndarray]] = {}
     for name, (fn, lim) in methods.items():
         cleans = cache.setdefault(lim, load_clean(data, channels, lim))
-        for sigma in sigmas:
-            r = run_method(fn, cleans, sigma)
-            results["methods"].setdefault(name, {})[str(int(sigma))] = r
-            print(f"{name:>14} sigma {sigma:>4g}: {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f}  "
+        for setting in settings:
+            r = run_method(fn, cleans, setting)
+            results["methods"].setdefault(name, {})[setting] = r
+            print(f"{name:>14} {setting:>16}: {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f}  "
                   f"{r['sec_per_mp']:.2f} s/MP  ({r['images']} images)", file=sys.stderr)
     if vae_samples and model is not None:
         from training.uncertainty import evaluate_spread
@@ -92,10 +116,21 @@ def evaluate(model: Path | None, data: Path, sigmas: Sequence[float], peers: Seq
     return results
 
 
+def setting_order(setting: str) -> tuple:
+    """Gaussian levels in numeric order, then the camera settings in their given order."""
+    gaussian = setting.replace(".", "", 1).isdigit()
+    return (not gaussian, float(setting) if gaussian else 0.0)
+
+
+def setting_label(setting: str) -> str:
+    return f"sigma {setting}" if setting_order(setting)[0] is False else setting
+
+
 def print_table(results: dict) -> None:
-    sigmas = sorted({s for m in results["methods"].values() for s in m}, key=float)
+    seen = dict.fromkeys(s for m in results["methods"].values() for s in m)
+    sigmas = sorted(seen, key=setting_order)
     print(f"{results['data']}  PSNR (dB) / SSIM / s per MP")
-    print(f"{'method':<14}" + "".join(f"{'sigma ' + s:>26}" for s in sigmas))
+    print(f"{'method':<14}" + "".join(f"{setting_label(s):>26}" for s in sigmas))
     for name, by_sigma in results["methods"].items():
         cells = [f"{r['psnr']:.2f} / {r['ssim']:.4f} / {r['sec_per_mp']:.2f}"
                  for r in (by_sigma[s] for s in sigmas)]
@@ -108,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Evaluate denoisers under the test-set protocol.")
     p.add_argument("--model", type=Path, help="ONNX file or training checkpoint (.pt)")
     p.add_argument("--data", type=Path, required=True, help="folder of clean test images")
-    p.add_argument("--sigmas", type=float, nargs="+", default=[15, 25, 50])
+    p.add_argument("--sigmas", type=float, nargs="*", default=[15, 25, 50])
+    p.add_argument("--camera", nargs="*", default=[], metavar="LEVEL[+jpegQ]",
+                   help="camera-noise settings, e.g. low mid high high+jpeg75")
     p.add_argument("--peers", nargs="*", default=[], choices=sorted(PEERS))
     p.add_argument("--limit", type=int, help="only the first N images")
     p.add_argument("--peer-limit", type=int, help="run the peers on the first N images only")
@@ -117,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
     results = evaluate(args.model, args.data, args.sigmas, args.peers, args.limit,
-                       args.peer_limit, args.threads, args.vae_samples)
+                       args.peer_limit, args.threads, args.vae_samples, args.camera)
     args_used = argv if argv is not None else sys.argv[1:]
     results["command"] = "python -m training.evaluate " + " ".join(args_used)
     print_table(results)

@@ -10,6 +10,8 @@ import csv
 import json
 from pathlib import Path
 
+from training.evaluate import setting_label, setting_order
+
 PUBLISHED = {  # published PSNR (dB), sigma 15 / 25 / 50, from the papers (for reference only)
     "CBSD68": {"FFDNet": ["33.87", "31.21", "27.96"], "DRUNet": ["34.30", "31.69", "28.51"]},
     "BSD68": {"DnCNN": ["31.73", "29.23", "26.23"], "DRUNet": ["31.91", "29.48", "26.59"]},
@@ -42,8 +44,9 @@ def plot_curves(logs: list[Path], out: Path) -> None:
 
 
 def eval_table(res: dict) -> list[str]:
-    sigmas = sorted({s for m in res["methods"].values() for s in m}, key=float)
-    cols = " | ".join(f"sigma {s}: PSNR / SSIM" for s in sigmas)
+    seen = dict.fromkeys(s for m in res["methods"].values() for s in m)
+    sigmas = sorted(seen, key=setting_order)
+    cols = " | ".join(f"{setting_label(s)}: PSNR / SSIM" for s in sigmas)
     head = f"| method | {cols} | s per MP |"
     lines = [f"### {res['data']}", "", head, "|---" * (len(sigmas) + 2) + "|"]
     for name, by in res["methods"].items():

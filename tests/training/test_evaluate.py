@@ -61,3 +61,29 @@ def test_identity_method_scores_the_noisy_psnr(tmp_path):
     cleans = ev.load_clean(tmp_path, 1)
     by_hand = np.mean([psnr(c, add_gaussian_noise(c, 25, i)) for i, c in enumerate(cleans)])
     assert abs(res["methods"]["identity"]["25"]["psnr"] - by_hand) < 1e-9
+
+
+def test_camera_settings_give_the_model_a_map_and_peers_its_rms(tmp_path):
+    """Camera noise is repeatable per image; a model sees the true map, a peer one level."""
+    rng = np.random.default_rng(1)
+    data = tmp_path / "CSET"  # a colour set, as its name says
+    data.mkdir()
+    for i in range(2):
+        Image.fromarray((rng.random((32, 48, 3)) * 255).astype(np.uint8)).save(data / f"{i}.png")
+    from training import evaluate as ev
+    from training.camera_eval import camera_noisy
+
+    seen = []
+    ev.PEERS["probe"] = lambda channels: (lambda noisy, sigma: seen.append(sigma) or noisy)
+    try:
+        res = evaluate(None, data, [], peers=["probe"], camera=["mid", "mid+jpeg75"])
+    finally:
+        del ev.PEERS["probe"]
+    assert set(res["methods"]["probe"]) == {"camera-mid", "camera-mid+jpeg75"}
+    assert all(isinstance(s, float) and 2 < s < 60 for s in seen)
+    clean = ev.load_clean(data, 3)[0]
+    a, map_a = camera_noisy(clean, 0, "camera-mid")
+    b, map_b = camera_noisy(clean, 0, "camera-mid")
+    assert np.array_equal(a, b) and map_a.shape == clean.shape[:2]
+    assert map_a.std() > 0  # signal-dependent: the level varies over the picture
+    assert abs(seen[0] - float(np.sqrt(np.mean(map_a**2)))) < 1e-4
