@@ -22,7 +22,8 @@ from denoiser.errors import ModelError
 log = logging.getLogger(__name__)
 
 MODELS_ENV = "DENOISER_MODELS_DIR"
-PREFERRED = {3: ("ae-color", "ae-colour"), 1: ("ae-gray", "ae-grey")}
+# Colour photos get the photo model first: real camera noise is what users bring.
+PREFERRED = {3: ("ae-photo", "ae-color", "ae-colour"), 1: ("ae-gray", "ae-grey")}
 KNOWN_INPUTS = ("noisy", "sigma", "temperature")
 
 
@@ -292,9 +293,9 @@ def find_model(name_or_path: str | os.PathLike[str]) -> ModelInfo:
 def default_model(channels: int, *, stochastic: bool = False) -> ModelInfo:
     """The model to use for a ``channels``-channel image when the user did not choose one.
 
-    Preference: the shipped AE for that channel count by name ("ae-color" / "ae-gray"),
-    then any AE with matching channels, then any matching model, then any model at all
-    (the engine adapts channels). ``stochastic`` asks for a VAE (for sampling) instead.
+    Preference: the shipped AE for that channel count by name ("ae-photo", then "ae-color";
+    "ae-gray"), then any AE with matching channels, then any matching model, then any model
+    at all (the engine adapts channels). ``stochastic`` asks for a VAE (for sampling) instead.
     """
     models = discover_models()
     if stochastic:

@@ -143,3 +143,5 @@ def test_default_model_prefers_named_then_matching_channels(models_dir, build):
     build.mean(models_dir / "c.onnx", channels=3, meta=build.color_meta)
     assert models.default_model(3).name == "ae-color"
     assert models.default_model(1).name == "grey-x"
+    build.mean(models_dir / "d.onnx", channels=3, meta={**build.color_meta, "name": "ae-photo"})
+    assert models.default_model(3).name == "ae-photo"  # colour photos get the photo model
