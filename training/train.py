@@ -17,14 +17,15 @@ from typing import Any
 
 import torch
 import yaml
+from torchvision.utils import save_image
 from tqdm import tqdm
 
 from training import checkpoint, distributed
-from training.warm_start import warm_start
 from training.archs import build
 from training.data import PatchSampler, list_images, validation_set
-from training.noise_synth import NoiseParams
 from training.losses import RECONSTRUCTION, kl_to_standard_normal, kl_weight
+from training.noise_synth import NoiseParams
+from training.warm_start import warm_start
 
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
@@ -64,28 +65,45 @@ def make_data(recipe: dict[str, Any], data_root: Path):
     return sampler, validation_set(holdout, channels)
 
 
+def autocast(recipe: dict[str, Any]):
+    """bf16 autocast when the recipe asks for it: a win on CPUs with AVX-512 BF16 or AMX,
+    a loss on those without (measure first), so it is off unless ``train.autocast: bf16``."""
+    on = recipe["train"].get("autocast") == "bf16"
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=on)
+
+
 def compute_loss(model, clean, noisy, sigma, recipe, step):
     """Loss and its parts; the VAE adds the deterministic path and the annealed KL."""
+    with autocast(recipe):
+        out = model(noisy, sigma, clean) if recipe["arch"]["name"] == "unet_cvae" else None
+        out = out if out is not None else model(noisy, sigma)
     rec = RECONSTRUCTION[recipe["train"]["loss"]]
     if recipe["arch"]["name"] == "unet_cvae":
-        sampled, mean, mu, logvar = model(noisy, sigma, clean)
+        sampled, mean, mu, logvar = (t.float() for t in out)
         kl = kl_to_standard_normal(mu, logvar)
         v = recipe["vae"]
         beta = kl_weight(step, v["kl_weight"], v["kl_anneal_steps"])
         loss = rec(sampled, clean) + rec(mean, clean) + beta * kl
         return loss, {"rec": float(rec(mean, clean).detach()), "kl": float(kl.detach())}
-    loss = rec(model(noisy, sigma), clean)
+    loss = rec(out.float(), clean)
     return loss, {"rec": float(loss.detach())}
 
 
 @torch.no_grad()
-def validate(model, val) -> float:
-    """Mean PSNR (dB) of the deterministic estimate on the validation crops, 8-bit protocol."""
+def validate(model, val, sheet: Path | None = None) -> float:
+    """Mean PSNR (dB) of the deterministic estimate on the validation crops, 8-bit protocol.
+
+    With ``sheet``, also save a picture of noisy / denoised / clean for the first crops, to
+    look at while a run goes on: PSNR alone hides smearing and artefacts.
+    """
     model.eval()
     clean, noisy, sigma = val
     out = model(noisy, sigma)
     out = out[0] if isinstance(out, tuple) else out
     model.train()
+    if sheet is not None:
+        rows = [t[:4].clamp(0, 1) for t in (noisy, out, clean)]
+        save_image(torch.cat(rows), sheet, nrow=min(4, len(clean)), padding=4, pad_value=1.0)
     mse = ((out.clamp(0, 1) * 255).round() - (clean * 255).round()).pow(2).mean(dim=(1, 2, 3))
     return float((10 * torch.log10(255.0**2 / mse)).mean())
 
@@ -193,7 +211,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         running = value if running is None else 0.98 * running + 0.02 * value
         val_psnr = ""
         if ctx.main and (step % cfg["val_every"] == 0 or step == cfg["steps"]):
-            val_psnr = validate(ema.module, val)
+            val_psnr = validate(ema.module, val, out_dir / "samples.png")
             best = max(best, val_psnr)
         log.tick(running, val_psnr)
         if step % cfg.get("log_every", 50) == 0 or val_psnr != "":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import torch
+from PIL import Image
 
 from training import checkpoint
 from training.train import learning_rate, make_data, train
@@ -24,6 +25,14 @@ def test_tiny_run_lowers_loss_and_raises_psnr(tmp_path, image_root, tiny_recipe)
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
     psnrs = [float(r["val_psnr"]) for r in rows if r["val_psnr"]]
     assert psnrs[-1] > psnrs[0] + 1.0
+    with Image.open(out / "samples.png") as sheet:  # noisy / denoised / clean rows
+        assert sheet.height > 3 * 32
+
+
+def test_bf16_autocast_recipe_trains(tmp_path, image_root, tiny_recipe):
+    tiny_recipe["train"].update(steps=3, autocast="bf16")
+    result = train(tiny_recipe, tmp_path / "run", image_root, max_minutes=None, threads=1)
+    assert result["step"] == 3 and result["loss"] == result["loss"]  # finite, not NaN
 
 
 def test_resume_continues_from_checkpoint(tmp_path, image_root, tiny_recipe):
