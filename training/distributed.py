@@ -53,6 +53,15 @@ def any_rank(flag: bool, ctx: Context) -> bool:
     return bool(t.item())
 
 
+def agree(value: float, ctx: Context) -> float:
+    """The largest of the ranks' values, so that every rank acts on the same number."""
+    if not ctx.active:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t)
+
+
 def digest(model: torch.nn.Module) -> str:
     """A short fingerprint of the weights, to check that ranks hold the same model."""
     total = sum(float(p.detach().double().mul(i + 1).sum()) for i, p in

@@ -35,15 +35,18 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
-def learning_rate(step: int, cfg: dict[str, Any]) -> float:
+def learning_rate(step: int, cfg: dict[str, Any], elapsed: float = 0.0) -> float:
     """Linear warm-up, then cosine decay from ``lr`` to ``lr_min`` at ``steps``.
 
     After resuming without optimizer state (``rewarm_from``), the rate ramps up again over
-    ``warmup`` steps so that fresh Adam moments do not take full-size steps.
+    ``warmup`` steps so that fresh Adam moments do not take full-size steps. ``elapsed`` is
+    the share of a time budget used (0..1): the decay follows whichever of steps or time is
+    further along, so a run on a busy machine still ends annealed at its deadline.
     """
     if step < cfg["warmup"]:
         return cfg["lr"] * (step + 1) / cfg["warmup"]
     t = min(1.0, (step - cfg["warmup"]) / max(1, cfg["steps"] - cfg["warmup"]))
+    t = max(t, min(1.0, elapsed))
     lr = cfg["lr_min"] + 0.5 * (cfg["lr"] - cfg["lr_min"]) * (1 + math.cos(math.pi * t))
     since = step - cfg.get("rewarm_from", -cfg["warmup"])
     return lr * min(1.0, (since + 1) / cfg["warmup"])
@@ -147,7 +150,7 @@ class RunLog:
 
 
 def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: float | None,
-          threads: int) -> dict[str, Any]:
+          threads: int, anneal_to_deadline: bool = False) -> dict[str, Any]:
     ctx = distributed.setup()
     torch.set_num_threads(threads)
     cfg = recipe["train"]
@@ -191,11 +194,15 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
                 "best_psnr": best, "recipe": recipe, "world_size": ctx.world,
             })
 
-    deadline = time.time() + max_minutes * 60 if max_minutes else math.inf
+    start = time.time()
+    deadline = start + max_minutes * 60 if max_minutes else math.inf
     running = None
     model.train()
     while not distributed.any_rank(step >= cfg["steps"] or time.time() >= deadline, ctx):
-        lr = learning_rate(step, cfg)
+        elapsed = 0.0
+        if anneal_to_deadline:  # ranks agree on one clock so that they share one rate
+            elapsed = distributed.agree((time.time() - start) / (deadline - start), ctx)
+        lr = learning_rate(step, cfg, elapsed)
         for g in opt.param_groups:
             g["lr"] = lr
         clean, noisy, sigma = (t.to(memory_format=torch.channels_last)
@@ -234,12 +241,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-minutes", type=float, help="stop and checkpoint after this long")
     p.add_argument("--steps", type=int, help="override the recipe's step count")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--anneal-to-deadline", action="store_true",
+                   help="finish the learning-rate decay by --max-minutes even if short of steps")
     args = p.parse_args(argv)
+    if args.anneal_to_deadline and not args.max_minutes:
+        p.error("--anneal-to-deadline needs --max-minutes")
     recipe = load_recipe(args.recipe)
     if args.steps:
         recipe["train"]["steps"] = args.steps
     out = args.out or Path("runs") / recipe["name"]
-    result = train(recipe, out, args.data_root, args.max_minutes, args.threads)
+    result = train(recipe, out, args.data_root, args.max_minutes, args.threads,
+                   args.anneal_to_deadline)
     if result["world"] > 1:
         print(f"rank {result['rank']}: step {result['step']}, weights {result['digest']}")
     if result["rank"] != 0:

@@ -87,3 +87,12 @@ def test_camera_noise_recipe_gives_per_pixel_noise_maps(tmp_path, image_root, ti
     assert (sigma.amax(dim=(2, 3)) > 1.2 * sigma.amin(dim=(2, 3))).all()
     ratio = float((noisy - clean).std() / sigma.pow(2).mean().sqrt())
     assert 0.7 < ratio < 1.3
+
+
+def test_schedule_follows_the_clock_when_the_budget_runs_out_first(tiny_recipe):
+    cfg = tiny_recipe["train"]
+    step = cfg["warmup"] + 1  # early in steps...
+    assert learning_rate(step, cfg) > 0.9 * cfg["lr"]
+    assert abs(learning_rate(step, cfg, elapsed=1.0) - cfg["lr_min"]) < 1e-9  # ...but out of time
+    mid = learning_rate(step, cfg, elapsed=0.5)
+    assert cfg["lr_min"] < mid < learning_rate(step, cfg)
