@@ -4,8 +4,8 @@ On a 2-core machine every trained step is precious, so the grey AE, the colour V
 photo AE begin from the colour AE's weights. Tensors of equal shape are copied. The grey
 model's stem and tail are folded from the colour ones, so that at step 0 it computes the
 colour model on the grey image repeated in R, G and B (the mean of the three outputs). The
-VAE's extra bottleneck convolution starts as the identity on the features and zero on the
-latent, so that at step 0 its deterministic path is the AE and the latent is learned on top.
+VAE's extra bottleneck convolution starts as the identity on the features, so that at step 0
+its deterministic path (z = 0) is the AE and the latent is learned on top.
 """
 
 from __future__ import annotations
@@ -32,8 +32,14 @@ def _fold_tail(t: torch.Tensor, r2: int) -> torch.Tensor:
 
 
 def _identity_mid_in(conv: nn.Conv2d, features: int) -> None:
+    """Identity on the features; the latent's weights keep their random init.
+
+    With z = 0 the output is the AE's whatever those weights are. Zeroing them too would
+    park the VAE at a saddle: the decoder ignores z, so the posterior gets no gradient
+    but the KL's, collapses onto the prior, and z stays noise the decoder learns to ignore.
+    """
     with torch.no_grad():
-        conv.weight.zero_()
+        conv.weight[:, :features].zero_()
         conv.bias.zero_()
         k = conv.kernel_size[0] // 2
         for i in range(features):

@@ -45,9 +45,9 @@ def test_vae_starts_with_the_ae_as_its_deterministic_path():
     x, s = inputs(3)
     with torch.no_grad():
         assert torch.allclose(vae(x, s)[0], colour(x, s), atol=1e-5)
-        # the latent is not ignored by construction: its weights start at zero but train
+        # the latent is heard from the start, or the posterior would collapse (a saddle)
         sampled = vae(x, s, temperature=1.0)[0]
-        assert torch.allclose(sampled, colour(x, s), atol=1e-5)
+        assert (sampled - colour(x, s)).abs().max() > 1e-4
 
 
 def test_recipe_init_warm_starts_a_fresh_run(tmp_path, image_root, tiny_recipe):
