@@ -1,4 +1,4 @@
-"""Command line: ``denoiser denoise INPUT...``, ``denoiser models`` and ``denoiser bench``.
+"""Command line: ``denoiser denoise INPUT...``, ``models``, ``bench`` and ``batch`` (on Ray).
 
 Why so careful about errors: a batch of a thousand photos must not stop at the first
 unreadable one, must never overwrite a file it was not told to, and must tell a user
@@ -22,7 +22,7 @@ from denoiser import __version__
 from denoiser.errors import Cancelled, DenoiserError, ModelError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-COMMANDS = ("denoise", "models", "bench")
+COMMANDS = ("denoise", "models", "bench", "batch")
 
 EXIT_HELP = """exit status:
   0    every image was denoised
@@ -74,6 +74,11 @@ def _add_denoise(sub) -> None:
     out.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
     out.add_argument("--out-dir", metavar="DIR",
                      help="write results here, keeping the folder structure of folder inputs")
+    add_image_options(p)
+
+
+def add_image_options(p, threads_help: str = "CPU threads (default: all cores)") -> None:
+    """The options ``denoise`` and ``batch`` share, so both name and check them alike."""
     p.add_argument("--model", metavar="NAME|PATH",
                    help="model name (see `denoiser models`) or .onnx file; default: "
                    "chosen by the image's channels")
@@ -82,8 +87,7 @@ def _add_denoise(sub) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--tile", type=_positive, default=512, metavar="N",
                    help="tile size in pixels; smaller uses less memory (default 512)")
-    p.add_argument("--threads", type=_positive, default=None, metavar="N",
-                   help="CPU threads (default: all cores)")
+    p.add_argument("--threads", type=_positive, default=None, metavar="N", help=threads_help)
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--suffix", default="_denoised", help="added to output names")
     p.add_argument("--format", dest="fmt", metavar="EXT", default=None,
@@ -110,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     from denoiser import bench
 
     bench.add_subparser(sub)
+    from denoiser import archive  # its Ray import waits until `batch` runs
+
+    archive.add_subparser(sub)
     return parser
 
 
@@ -381,6 +388,10 @@ def _dispatch(args) -> int:
             from denoiser.bench import cmd_bench
 
             return cmd_bench(args)
+        if args.command == "batch":
+            from denoiser.archive import cmd_batch
+
+            return cmd_batch(args)
         return cmd_models(args) if args.command == "models" else cmd_denoise(args)
     except UsageError as e:
         print(f"denoiser: {e}", file=sys.stderr)
