@@ -31,6 +31,13 @@ def read_image(path: str | Path) -> Any:
     return _read(path)
 
 
+def read_preview(path: str | Path, fit: tuple[int, int]) -> Any:
+    """A reduced decode of a JPEG for a view of ``fit`` (w, h) device px, or None."""
+    from denoiser.imageio import read_preview as _preview
+
+    return _preview(path, fit)
+
+
 def write_image(path: str | Path, pixels: np.ndarray, **kwargs: Any) -> Path:
     from denoiser.imageio import write_image as _write
 
@@ -49,11 +56,11 @@ def is_supported(path: str | Path) -> bool:
     return bool(_is(path))
 
 
-def estimate_sigma(pixels: np.ndarray) -> float:
-    """Noise level (0-255 scale) from the middle of the image."""
+def estimate_sigma(pixels: np.ndarray, crop: int = SIGMA_CROP) -> float:
+    """Noise level (0-255 scale) from the middle ``crop`` x ``crop`` of the image."""
     from denoiser.noise import estimate_sigma as _est
 
-    y0, x0, y1, x1 = preview.central_crop(pixels.shape, SIGMA_CROP)
+    y0, x0, y1, x1 = preview.central_crop(pixels.shape, crop)
     try:
         return float(_est(np.ascontiguousarray(pixels[y0:y1, x0:x1])))
     except ValueError as e:  # too small, or NaNs: say so instead of "unexpected error"

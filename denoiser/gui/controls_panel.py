@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from denoiser.gui.model_picker import ModelPicker
 from denoiser.gui.qtcompat import emit
-from denoiser.gui.render_session import RenderParams
+from denoiser.gui.render_work import RenderParams
 
 DEVICES = (("auto", "Auto"), ("cpu", "CPU"), ("cuda", "CUDA (NVIDIA GPU)"))
 SLIDER_STEPS = 10  # slider ticks per sigma unit

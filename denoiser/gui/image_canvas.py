@@ -237,7 +237,8 @@ class ImageCanvas(QWidget):
             return
         p.save()
         p.setClipRect(clip)
-        smooth = self._zoom < 1.0
+        # a reduced decode is magnified, and shown smoothly like the preview patches
+        smooth = self._zoom < 1.0 or pic.reduced
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         o, s = self._origin(), self._scale()
         full = QRectF(o.x(), o.y(), pic.width * s, pic.height * s)

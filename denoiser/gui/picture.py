@@ -1,9 +1,14 @@
-"""A displayable picture: a full-size base image, optional patches, cached mipmaps.
+"""A displayable picture: a base image, optional patches, cached mipmaps.
 
 A patch is a smaller image placed over part of the base in image coordinates. The
 view-first preview uses patches: the area in view is denoised (possibly at reduced
 resolution when zoomed out) and painted over the original until the full result
 arrives, without building another full-size image.
+
+The base is normally full size. A photo still being decoded is shown from a reduced
+decode instead: its base is smaller than the image (``size`` says how large the image
+is), so zoom, pan and patches already work in full-image coordinates and nothing
+moves when the full-resolution picture replaces it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from PySide6.QtGui import QImage
 @dataclass
 class Patch:
     image: QImage
-    rect: QRectF  # where it goes, in base-image pixel coordinates
+    rect: QRectF  # where it goes, in image pixel coordinates
 
 
 @dataclass
@@ -27,14 +32,20 @@ class Picture:
     base: QImage
     patches: list[Patch] = field(default_factory=list)
     _levels: dict[int, QImage] = field(default_factory=dict, repr=False)
+    size: tuple[int, int] | None = None  # (w, h) of the image when the base is reduced
 
     @property
     def width(self) -> int:
-        return self.base.width()
+        return self.size[0] if self.size else self.base.width()
 
     @property
     def height(self) -> int:
-        return self.base.height()
+        return self.size[1] if self.size else self.base.height()
+
+    @property
+    def reduced(self) -> bool:
+        """True when the base has fewer pixels than the image (a reduced decode)."""
+        return self.base.width() < self.width
 
     @property
     def has_alpha(self) -> bool:
@@ -46,7 +57,11 @@ class Picture:
         Sharing matters: rebuilding a 24 MP picture's reduced copy costs a quarter of a
         second in the GUI thread, on every preview.
         """
-        return Picture(self.base, list(patches), self._levels)
+        return Picture(self.base, list(patches), self._levels, self.size)
+
+    def _base_zoom(self, zoom: float) -> float:
+        """``zoom`` (device px per image px) as device px per base px."""
+        return zoom * self.width / max(1, self.base.width())
 
     @staticmethod
     def level_index(zoom: float) -> int:
@@ -65,7 +80,7 @@ class Picture:
         from denoiser.gui.qimage_convert import array_to_qimage, reduce_uint8
 
         box = (0, 0, u8.shape[0], u8.shape[1])
-        top = self.level_index(zoom)
+        top = self.level_index(self._base_zoom(zoom))
         for level in range(1 if every else top, top + 1):
             if level == 0:
                 continue
@@ -74,7 +89,7 @@ class Picture:
             small = reduce_uint8(u8, box, 2**level)
             if small.shape[0] < 2 or small.shape[1] < 2:
                 break
-            self._levels[level] = array_to_qimage(small)
+            self._levels[level] = array_to_qimage(small, fast_paint=True)
 
     def level_for(self, zoom: float) -> tuple[QImage, float]:
         """The cheapest image to draw at ``zoom`` device px per image px, and its scale.
@@ -82,9 +97,11 @@ class Picture:
         Scaling a 24-megapixel image down on every paint is too slow, so a reduced copy
         is made once per zoom level, lazily, from the closest larger one.
         """
-        level = self.level_index(zoom)
-        if level == 0 or self.base.isNull():
+        if self.base.isNull():
             return self.base, 1.0
+        level = self.level_index(self._base_zoom(zoom))
+        if level == 0:
+            return self.base, self.base.width() / self.width
         if level not in self._levels:
             src_level = max((k for k in self._levels if k < level), default=0)
             src = self._levels.get(src_level, self.base)
@@ -94,4 +111,4 @@ class Picture:
                 w, h, Qt.AspectRatioMode.IgnoreAspectRatio,
                 Qt.TransformationMode.SmoothTransformation)
         img = self._levels[level]
-        return img, img.width() / self.base.width()
+        return img, img.width() / self.width

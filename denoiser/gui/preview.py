@@ -49,6 +49,19 @@ def plan(box: Box, zoom: float, budget_px: int = PREVIEW_BUDGET_PX) -> tuple[Box
     return (y0, x0, y0 + h2, x0 + w2), factor
 
 
+def reduction(box: Box, budget_px: int, start: int = 1) -> int:
+    """Smallest block factor >= ``start`` that brings ``box`` within ``budget_px`` pixels.
+
+    Partial blocks at the edges count as whole pixels, as Pillow's reduce makes them;
+    unlike :func:`plan`, the box is never trimmed or cropped (a draft's view stays whole).
+    """
+    h, w = box[2] - box[0], box[3] - box[1]
+    factor = max(1, start)
+    while math.ceil(h / factor) * math.ceil(w / factor) > budget_px:
+        factor += 1
+    return factor
+
+
 def block_mean(pixels: np.ndarray, box: Box, factor: int) -> np.ndarray:
     """Average ``factor`` x ``factor`` blocks of ``pixels[box]`` (float32, keeps channels)."""
     y0, x0, y1, x1 = box

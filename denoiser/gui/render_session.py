@@ -4,6 +4,10 @@ Why a separate object: the window should only compose widgets, and the rules for
 "what to compute next" (debounce the strength slider, drop stale jobs, preview what is
 on screen, then the full image, then a second model) are easier to test without one.
 
+A large JPEG is previewed before its full decode is done: :meth:`set_draft` denoises
+the view from a reduced decode, and the full document that follows keeps that preview
+until finer ones replace it.
+
 Every job carries a generation number; results from an older generation are ignored,
 so a fast slider never shows a stale picture, and cancelled jobs simply fade out.
 """
@@ -11,55 +15,30 @@ so a fast slider never shows a stale picture, and cancelled jobs simply fade out
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import shiboken6
-from PySide6.QtCore import QObject, QRectF, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from denoiser.gui import backend, preview
-from denoiser.gui.document import Document, Rendered, blend_uncertain, render_pictures
-from denoiser.gui.picture import Patch
-from denoiser.gui.qimage_convert import (
-    amplify_residual,
-    array_to_qimage,
-    reduce_uint8,
-    residual_gain,
-)
+from denoiser.gui.document import Document, Draft, Rendered, blend_uncertain, render_pictures
 from denoiser.gui.qtcompat import emit
+from denoiser.gui.render_work import (
+    PreviewPatch,
+    RenderParams,
+    draft_preview,
+    engine_info,
+    full_render,
+    make_preview,
+    resolve_sigma,
+)
 from denoiser.gui.workers import Job, JobRunner
+
+__all__ = ["PreviewPatch", "RenderParams", "RenderSession"]
 
 DEBOUNCE_MS = 180
 VIEW_DEBOUNCE_MS = 250
-
-
-@dataclass(frozen=True)
-class RenderParams:
-    """Everything that decides what the result looks like."""
-
-    model: Any  # denoiser.models.ModelInfo
-    sigma: float | None = None  # None = Auto (estimated)
-    device: str = "auto"
-    tile: int = 512
-    samples: int = 0  # VAE samples for the uncertainty view (0 = off)
-    blend: float = 0.0  # lean toward the original where the VAE is unsure
-    compare_model: Any = None
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
-
-    def key(self, sigma_used: float | None) -> tuple:
-        s = None if sigma_used is None else round(float(sigma_used), 2)
-        return (str(getattr(self.model, "path", self.model)), s, self.samples,
-                round(self.blend, 2))
-
-
-@dataclass
-class PreviewPatch:
-    box: tuple[int, int, int, int]
-    factor: int
-    result: Patch
-    residual: Patch
-    generation: int = 0  # patches of one generation (same settings) can be layered
 
 
 class RenderSession(QObject):
@@ -81,6 +60,7 @@ class RenderSession(QObject):
         self.params: RenderParams | None = None
         self._view: tuple[tuple[int, int, int, int], float] = ((0, 0, 0, 0), 1.0)
         self._gen = 0
+        self._layer = 0  # previews with one number (same image, settings) are layered
         self._main: Job | None = None
         self._preview: Job | None = None
         self._compare: Job | None = None
@@ -95,23 +75,62 @@ class RenderSession(QObject):
         self.want_compare = False
         self._warmed: tuple[str, str] | None = None
         self._main_params: RenderParams | None = None
-        self.last_timings: dict[str, float] = {}
+        self._draft: Draft | None = None
+        self.last_timings: dict[str, Any] = {}
 
     # ----- inputs ----------------------------------------------------------------
     def set_document(self, doc: Document | None,
-                     view: tuple[tuple[int, int, int, int], float] | None = None) -> None:
-        """A new image: start at once (no debounce), view first.
+                     view: tuple[tuple[int, int, int, int], float] | None = None,
+                     start: bool = True) -> None:
+        """A new image: start at once (no debounce), view first; ``start`` False waits
+        for a settings change (the user cancelled while the file was being read).
 
         ``view`` (box, zoom) is the area that will be in view, for an image not shown yet.
+        The full decode of the draft being previewed keeps the draft's previews.
         """
+        from_draft = (self._draft is not None and doc is not None
+                      and doc.path == self._draft.path)
+        self._draft = None
         self.doc = doc
         if view is not None:
             self._view = view
-        self._done = []
-        if doc is None:
+        if not from_draft:
+            self._done = []
+        if doc is None or not start:
             self.cancel()
             return
-        self.start_now()
+        self.start_now(keep_previews=from_draft)
+
+    def set_draft(self, draft: Draft, view: tuple[tuple[int, int, int, int], float]) -> bool:
+        """A photo still being read: denoise the area in view from its reduced decode.
+
+        Returns False when there is nothing to denoise with (no model yet).
+        """
+        self.doc = None
+        self.cancel()
+        self._draft, self._view, self._done = draft, view, []
+        self._layer += 1
+        params = self.params
+        if params is None:
+            return False
+        gen, (box, zoom) = self._gen, view
+        t0 = time.perf_counter()
+        self.last_timings = stages = {"start": t0}
+
+        def work(job: Job) -> Any:
+            engine = backend.get_engine(params.model, params.device)
+            stages["engine_s"] = time.perf_counter() - t0
+            yield ("engine", *engine_info(engine, params))
+            return draft_preview(engine, draft, params, box, zoom, stages)
+
+        self._preview = self.runner.submit(
+            work, "draft preview",
+            yielded=lambda v: self._if_gen(gen, self._on_yield, v),
+            succeeded=lambda p: self._if_gen(gen, self._on_yield, ("preview", p)),
+            failed=lambda m: self._if_gen(gen, self._on_failed, m),
+        )
+        emit(self.runningChanged, True)
+        return True
 
     def set_params(self, params: RenderParams, immediate: bool = False) -> None:
         """New settings: re-render after a short pause so a dragged slider stays fluid."""
@@ -148,9 +167,7 @@ class RenderSession(QObject):
         self._warmed = key
 
         def work(job: Job) -> tuple[str, str]:
-            engine = backend.get_engine(params.model, params.device)
-            return (str(getattr(engine, "device", params.device)),
-                    str(getattr(engine, "fallback_reason", "") or ""))
+            return engine_info(backend.get_engine(params.model, params.device), params)
 
         self.runner.submit(work, "warm-up",
                            succeeded=lambda r: emit(self.engineReady, *r),
@@ -186,7 +203,12 @@ class RenderSession(QObject):
         emit(self.runningChanged, False)
 
     # ----- jobs ------------------------------------------------------------------
-    def start_now(self) -> None:
+    def start_now(self, keep_previews: bool = False) -> None:
+        """Render the document with the current settings: the view first, then the whole.
+
+        ``keep_previews``: the previews shown so far still hold (the same settings, e.g.
+        a draft's), so a quick pass they already cover is skipped.
+        """
         self._restart.stop()
         doc, params = self.doc, self.params
         if doc is None or params is None:
@@ -198,28 +220,33 @@ class RenderSession(QObject):
         box, zoom = self._view
         if box[2] <= box[0] or box[3] <= box[1]:
             box = (0, 0, doc.pixels.shape[0], doc.pixels.shape[1])
-        self._done = []
+        if not keep_previews:
+            self._done = []
+            self._layer += 1
         self._main_params = params
         t0 = time.perf_counter()
-        self.last_timings = {"start": t0}
-
-        stages = self.last_timings
+        stages: dict[str, Any] = {"start": t0}
+        if not keep_previews:
+            self.last_timings = stages
+        quick = preview.plan(box, zoom, preview.QUICK_BUDGET_PX)
+        fine = preview.plan(box, zoom, preview.PREVIEW_BUDGET_PX)
+        # a preview at most twice as coarse as the quick pass is as good as one
+        skip_quick = any(preview.covers(b, quick[0]) and f <= 2 * quick[1]
+                         for b, f in self._done)
 
         def work(job: Job) -> Any:
             engine = backend.get_engine(params.model, params.device)
             stages["engine_s"] = time.perf_counter() - t0
-            yield ("engine", str(getattr(engine, "device", params.device)),
-                   str(getattr(engine, "fallback_reason", "") or ""))
-            sigma = yield from _resolve_sigma(doc, params)
+            yield ("engine", *engine_info(engine, params))
+            sigma = yield from resolve_sigma(doc, params)
             stages["sigma_s"] = time.perf_counter() - t0
-            quick = preview.plan(box, zoom, preview.QUICK_BUDGET_PX)
-            fine = preview.plan(box, zoom, preview.PREVIEW_BUDGET_PX)
-            stages["quick_plan"] = quick  # type: ignore[assignment]
-            yield ("preview", _make_preview(engine, doc, sigma, *quick))
-            stages["quick_s"] = time.perf_counter() - t0
+            if not skip_quick:
+                stages["plan"] = quick
+                yield ("preview", make_preview(engine, doc, sigma, *quick))
+                stages["denoise_s"] = time.perf_counter() - t0
             if fine != quick:
-                yield ("preview", _make_preview(engine, doc, sigma, *fine))
-            return _full_render(job, engine, doc, params, sigma, zoom, t0)
+                yield ("preview", make_preview(engine, doc, sigma, *fine))
+            return full_render(job, engine, doc, params, sigma, zoom, t0)
 
         self._main = self.runner.submit(
             work, "render",
@@ -288,9 +315,9 @@ class RenderSession(QObject):
 
         def work(job: Job) -> Any:
             engine = backend.get_engine(params.model, params.device)
-            sigma = yield from _resolve_sigma(doc, params)
+            sigma = yield from resolve_sigma(doc, params)
             job.token.raise_if_cancelled()
-            return _make_preview(engine, doc, sigma, want_box, want_factor)
+            return make_preview(engine, doc, sigma, want_box, want_factor)
 
         self._preview = self.runner.submit(
             work, "preview",
@@ -313,8 +340,8 @@ class RenderSession(QObject):
 
         def work(job: Job) -> Any:
             engine = backend.get_engine(cparams.model, cparams.device)
-            sigma = yield from _resolve_sigma(doc, cparams)
-            return _full_render(job, engine, doc, cparams, sigma, zoom, time.perf_counter())
+            sigma = yield from resolve_sigma(doc, cparams)
+            return full_render(job, engine, doc, cparams, sigma, zoom, time.perf_counter())
 
         self._compare = self.runner.submit(
             work, "compare",
@@ -344,7 +371,7 @@ class RenderSession(QObject):
             if "preview" not in self.last_timings:
                 self.last_timings["preview"] = time.perf_counter()
             self._done.append((patch.box, patch.factor))
-            patch.generation = self._gen
+            patch.generation = self._layer
             emit(self.previewReady, patch)
 
     def _on_result(self, rendered: Rendered) -> None:
@@ -374,71 +401,3 @@ class RenderSession(QObject):
 def _alive(job: Job | None) -> bool:
     """False for None and for a finished job Qt has already deleted (deleteLater)."""
     return job is not None and shiboken6.isValid(job)
-
-
-# ----- work functions (worker threads) -----------------------------------------------
-def _resolve_sigma(doc: Document, params: RenderParams) -> Any:
-    """The sigma to use: the user's, or the document's estimate (computed once)."""
-    if getattr(params.model, "blind", False):
-        return params.sigma
-    if params.sigma is not None:
-        return params.sigma
-    sigma = doc.sigma_estimate
-    if sigma is None:
-        sigma = backend.estimate_sigma(doc.pixels)
-    yield ("sigma", sigma)
-    return sigma
-
-
-def _make_preview(engine: Any, doc: Document, sigma: float | None,
-                  pbox: tuple[int, int, int, int], factor: int) -> PreviewPatch | None:
-    """Denoise ``pbox`` at 1/``factor`` resolution (worker thread)."""
-    y0, x0, y1, x1 = pbox
-    if y1 <= y0 or x1 <= x0:
-        return None
-    if factor == 1:
-        out = backend.denoise_region(engine, doc.pixels, sigma, pbox)
-        orig = doc.pixels[y0:y1, x0:x1]
-    else:
-        if doc.display_u8 is not None:  # Pillow's box reduce: ten times faster on 24 MP
-            orig = reduce_uint8(doc.display_u8, pbox, factor).astype(np.float32) / 255.0
-        else:
-            orig = preview.block_mean(doc.pixels, pbox, factor)
-        s = None if sigma is None else sigma / factor
-        # one tile: the preview is small, and tile overlap would only cost time
-        out = backend.denoise(engine, orig, s, tile=max(orig.shape[:2]) + 64)
-    rect = QRectF(x0, y0, x1 - x0, y1 - y0)
-    alpha = None
-    if doc.alpha is not None and factor == 1:
-        alpha = doc.alpha[y0:y1, x0:x1]
-    return PreviewPatch(
-        box=pbox, factor=factor,
-        result=Patch(array_to_qimage(out, alpha), rect),
-        residual=Patch(array_to_qimage(amplify_residual(orig, out, residual_gain(sigma))), rect),
-    )
-
-
-def _full_render(job: Job, engine: Any, doc: Document, params: RenderParams,
-                 sigma: float | None, zoom: float, t0: float) -> Rendered:
-    samples = params.samples if getattr(params.model, "stochastic", False) else 0
-    share = 0.5 if samples else 1.0
-    job.set_progress(0.0, "Denoising")
-    result = backend.denoise(
-        engine, doc.pixels, sigma, tile=params.tile,
-        progress=lambda f: job.set_progress(f * share, "Denoising"), cancel=job.token)
-    std = None
-    if samples:
-        _, std = backend.sample(
-            engine, doc.pixels, sigma, samples, tile=params.tile,
-            progress=lambda f: job.set_progress(share + f * (1 - share), "Measuring uncertainty"),
-            cancel=job.token)
-    result = np.asarray(result, dtype=np.float32)
-    shown = blend_uncertain(result, doc.pixels, std, params.blend)
-    job.set_progress(1.0, "Preparing display")
-    pic, residual, unc = render_pictures(doc.pixels, shown, doc.alpha, std, zoom, sigma)
-    return Rendered(
-        key=params.key(sigma), model=params.model, sigma=sigma if sigma is not None else -1.0,
-        result=shown, picture=pic, residual=residual, std=std, uncertainty=unc,
-        device=str(getattr(engine, "device", "")), seconds=time.perf_counter() - t0,
-        raw=result if std is not None else None,
-    )

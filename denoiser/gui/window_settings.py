@@ -1,11 +1,13 @@
 """Which window settings are remembered between runs, and how they are put back.
 
-Kept apart from the window so the list of remembered things is easy to read and to
-extend; the storage itself is :class:`denoiser.gui.settings.AppSettings`.
+Kept apart from the window so the list of remembered things (and the recent-files menu
+built from them) is easy to read and to extend; the storage itself is
+:class:`denoiser.gui.settings.AppSettings`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ def restore(win: MainWindow, device: str | None) -> None:
     win.actions_.loupe.setChecked(s.get("loupe"))
     win.actions_.show_batch.setChecked(win.batch_dock.isVisible())
     win.actions_.show_controls.setChecked(win.controls_dock.isVisible())
-    win._update_recent_menu()
+    update_recent_menu(win)
 
 
 def store(win: MainWindow) -> None:
@@ -64,3 +66,29 @@ def store(win: MainWindow) -> None:
         s.set(k, v)
     s.set_window(win.saveGeometry(), win.saveState())
     s.sync()
+
+
+def remember_file(win: MainWindow, path: Path) -> None:
+    """An image was opened: first in the recent files, its folder the next dialog's."""
+    win.settings.add_recent_file(path)
+    win.settings.set("last_open_dir", str(path.parent))
+    update_recent_menu(win)
+
+
+def update_recent_menu(win: MainWindow) -> None:
+    menu = win.actions_.recent_menu
+    menu.clear()
+    recent = win.settings.recent_files()
+    for p in recent:
+        a = menu.addAction(Path(p).name)
+        a.setToolTip(p)
+        a.triggered.connect(lambda _=False, p=p: win.opener.open_file(p))
+    if recent:
+        menu.addSeparator()
+        menu.addAction(win.actions_.clear_recent)
+    menu.setEnabled(bool(recent))
+
+
+def clear_recent(win: MainWindow) -> None:
+    win.settings.clear_recent_files()
+    update_recent_menu(win)

@@ -730,3 +730,62 @@ def test_reads_16bit_tiff_with_extra_or_premultiplied_alpha(tmp_path: Path) -> N
     # straight colour is recovered to within the precision premultiplication left
     bound = 65535 / samples[..., 3:] + 1
     assert np.all(np.abs(img.pixels * 65535 - samples[..., :3]) <= bound)
+
+
+# ----------------------------------------------------------------------------- reduced preview
+
+
+def block_means(pixels: np.ndarray, k: int) -> np.ndarray:
+    h, w, c = pixels.shape
+    return pixels[: h // k * k, : w // k * k].reshape(h // k, k, w // k, k, c).mean(axis=(1, 3))
+
+
+def smooth_jpeg(path: Path, height: int, width: int, mode: str = "RGB", **save: object) -> Path:
+    pixels = (smooth_rgb(height, width) * 255 + 0.5).astype(np.uint8)
+    image = Image.fromarray(pixels).convert(mode)
+    image.save(path, quality=95, **save)
+    return path
+
+
+@pytest.mark.parametrize(("fit", "scale"), [((100, 75), 8), ((200, 150), 4), ((400, 300), 2)])
+def test_preview_is_the_smallest_reduction_that_covers_the_fitted_size(
+    tmp_path: Path, fit: tuple[int, int], scale: int
+) -> None:
+    path = smooth_jpeg(tmp_path / "p.jpg", 600, 800)
+    preview = imageio.read_preview(path, fit)
+    assert preview is not None and preview.scale == scale and preview.size == (800, 600)
+    assert preview.pixels.dtype == np.uint8
+    assert preview.pixels.shape == (600 // scale, 800 // scale, 3)
+    # each preview pixel is (close to) the mean of its block of the full decode
+    means = block_means(read_image(path).pixels, scale) * 255
+    assert np.abs(preview.pixels.astype(np.float32) - means).mean() < 2.0
+
+
+def test_no_preview_without_a_reduction_or_for_other_formats(tmp_path: Path) -> None:
+    jpeg = smooth_jpeg(tmp_path / "p.jpg", 60, 80)
+    assert imageio.read_preview(jpeg, (80, 60)) is None  # shown at 100 %: nothing to gain
+    assert imageio.read_preview(jpeg, (0, 0)) is None
+    png = tmp_path / "p.png"
+    Image.open(jpeg).save(png)
+    assert imageio.read_preview(png, (10, 8)) is None
+
+
+def test_preview_is_upright_and_grey_stays_grey(tmp_path: Path) -> None:
+    path = smooth_jpeg(tmp_path / "o6.jpg", 240, 320, exif=exif_bytes(6))
+    full = read_image(path)
+    preview = imageio.read_preview(path, (60, 80))  # portrait once turned
+    assert preview is not None and preview.size == (240, 320) and preview.scale == 4
+    assert preview.pixels.shape == (80, 60, 3)
+    means = block_means(full.pixels, 4) * 255
+    assert np.abs(preview.pixels.astype(np.float32) - means).mean() < 2.0
+
+    grey = imageio.read_preview(smooth_jpeg(tmp_path / "g.jpg", 64, 64, "L"), (16, 16))
+    assert grey is not None and grey.pixels.shape == (16, 16, 1)
+
+
+def test_preview_of_a_damaged_jpeg_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "broken.jpg"
+    path.write_bytes(smooth_jpeg(tmp_path / "p.jpg", 64, 64).read_bytes()[:300])
+    with pytest.raises(ImageReadError) as info:
+        imageio.read_preview(path, (8, 8))
+    assert_one_sentence_naming(str(info.value), path)

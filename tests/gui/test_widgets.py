@@ -90,6 +90,27 @@ def test_canvas_zoom_above_100_is_nearest_neighbour(qtbot):
     assert reds == {255}
 
 
+def test_reduced_picture_is_laid_out_in_full_image_coordinates(qtbot):
+    """A draft's picture: a 60 x 40 base standing for a 600 x 400 image."""
+    arr = np.zeros((40, 60, 3), np.float32)
+    arr[:, 30:, 0] = 1.0  # right half red
+    pic = Picture(array_to_qimage(arr, fast_paint=True), size=(600, 400))
+    assert (pic.width, pic.height) == (600, 400) and pic.reduced
+    assert pic.with_patches([]).width == 600
+    img, scale = pic.level_for(0.5)
+    assert img.width() == 60 and scale == pytest.approx(0.1)
+    canvas = ImageCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(300, 200)
+    canvas.show()
+    canvas.set_pictures(None, pic)
+    assert canvas.image_size() == (600, 400) and canvas.visible_box() == (0, 0, 400, 600)
+    left = canvas.image_to_widget(QPointF(150, 200))
+    right = canvas.image_to_widget(QPointF(450, 200))
+    assert grab_pixel(canvas, left.x(), left.y()).red() == 0
+    assert grab_pixel(canvas, right.x(), right.y()).red() == 255
+
+
 def test_wheel_zoom_keeps_point_under_cursor(qtbot):
     canvas = ImageCanvas()
     qtbot.addWidget(canvas)

@@ -186,18 +186,18 @@ def test_save_never_replaces_original_without_asking(qtbot, window, photo, tmp_p
     with qtbot.waitSignal(window.resultShown, timeout=LONG):
         window.open_file(photo)
     before = photo.read_bytes()
-    window.ask = lambda *a: False
-    assert window.save_to(photo) is None
+    window.saver.ask = lambda *a: False
+    assert window.saver.save_to(photo) is None
     assert photo.read_bytes() == before
     out = tmp_path / "out" / "clean.png"
     out.parent.mkdir()
     with qtbot.waitSignal(window.saved, timeout=LONG) as sig:
-        window.save_to(out)
+        window.saver.save_to(out)
     assert Path(sig.args[0]) == out and out.exists()
     assert Image.open(out).size == Image.open(photo).size
-    window.ask = lambda *a: True
+    window.saver.ask = lambda *a: True
     with qtbot.waitSignal(window.saved, timeout=LONG):
-        window.save_to(photo)
+        window.saver.save_to(photo)
     assert photo.read_bytes() != before
 
 
@@ -210,7 +210,7 @@ def test_sixteen_bit_stays_sixteen_bit(qtbot, window, tmp_path):
     assert window.doc.bit_depth == 16
     out = tmp_path / "deep_out.png"
     with qtbot.waitSignal(window.saved, timeout=LONG):
-        window.save_to(out)
+        window.saver.save_to(out)
     from denoiser.imageio import read_image
 
     assert read_image(out).bit_depth == 16
@@ -296,13 +296,13 @@ def test_zooming_in_before_the_result_previews_the_new_view(qtbot, window, tmp_p
     try:
         with qtbot.waitSignal(window.previewShown, timeout=LONG):
             window.open_file(big)
-        first = window._patches[-1]
+        first = window.pipeline.patches[-1]
         assert first.factor > 1  # fitted: the whole view at reduced resolution
         canvas = window.view.active_canvas()
         canvas.set_zoom(canvas.devicePixelRatioF(), QPointF(20, 20))  # 100 % near a corner
         box = canvas.visible_box()
-        qtbot.waitUntil(lambda: any(p.factor == 1 for p in window._patches), timeout=LONG)
-        fine = next(p for p in window._patches if p.factor == 1)
+        qtbot.waitUntil(lambda: any(p.factor == 1 for p in window.pipeline.patches), timeout=LONG)
+        fine = next(p for p in window.pipeline.patches if p.factor == 1)
         assert fine.box[0] >= box[0] - 1 and fine.box[1] >= box[1] - 1
         assert len(window.view.picture("result").patches) >= 2  # coarse kept underneath
     finally:
@@ -347,13 +347,13 @@ def test_save_keeps_exif_icc_and_notes_settings(qtbot, window, tmp_path):
     out = tmp_path / "cam_denoised.jpg"
     window.note_action.setChecked(True)
     with qtbot.waitSignal(window.saved, timeout=LONG):
-        window.save_to(out)
+        window.saver.save_to(out)
     saved = Image.open(out)
     assert saved.getexif().get(0x010F) == "TestCam"
     assert saved.info.get("icc_profile") == icc
     png = tmp_path / "cam_denoised.png"
     with qtbot.waitSignal(window.saved, timeout=LONG):
-        window.save_to(png)
+        window.saver.save_to(png)
     text = Image.open(png).text
     assert text.get("Denoiser model") == "ae-color" and "Denoiser strength (sigma)" in text
 
@@ -366,7 +366,7 @@ def test_transparency_is_kept(qtbot, window, tmp_path):
         window.open_file(src)
     out = tmp_path / "alpha_out.png"
     with qtbot.waitSignal(window.saved, timeout=LONG):
-        window.save_to(out)
+        window.saver.save_to(out)
     saved = np.asarray(Image.open(out))
     assert saved.shape[2] == 4 and abs(int(saved[..., 3].mean()) - 128) <= 1
 
@@ -405,8 +405,8 @@ def test_loupe_previews_its_spot_at_full_resolution(qtbot, window, tmp_path, mon
             window.open_file(big)
         window.actions_.loupe.setChecked(True)
         emit(window.view.split_canvas.hovered, 300.0, 200.0)
-        qtbot.waitUntil(lambda: any(p.factor == 1 for p in window._patches), timeout=LONG)
-        spot = next(p for p in window._patches if p.factor == 1)
+        qtbot.waitUntil(lambda: any(p.factor == 1 for p in window.pipeline.patches), timeout=LONG)
+        spot = next(p for p in window.pipeline.patches if p.factor == 1)
         y0, x0, y1, x1 = spot.box
         assert x0 <= 300 <= x1 and y0 <= 200 <= y1
         assert window.view.loupe.after.pictures()[1] is window.view.picture("result")
@@ -437,5 +437,5 @@ def test_grey_image(qtbot, window, tmp_path):
     assert window.doc.channels == 1 and window.doc.rendered.result.shape[2] == 1
     out = tmp_path / "scan_out.png"
     with qtbot.waitSignal(window.saved, timeout=LONG):
-        window.save_to(out)
+        window.saver.save_to(out)
     assert Image.open(out).mode == "L"
