@@ -125,13 +125,15 @@ def metadata(state: dict, net, version: str, bench: dict) -> dict[str, str]:
     return meta
 
 
-def export(ckpt: Path, out: Path, version: str, eval_json: list[Path], tol: float = 1e-4) -> float:
+def export(ckpt: Path, out: Path, version: str, eval_json: list[Path], tol: float = 1e-4,
+           extra: dict[str, str] | None = None) -> float:
+    """Write ``out`` from ``ckpt``; ``extra`` metadata entries (e.g. fine-tuning) are added."""
     state = checkpoint.load(ckpt)
     net = checkpoint.model_from(state)
     out.parent.mkdir(parents=True, exist_ok=True)
     export_graph(net, out)
-    add_contract(out, metadata(state, net, version, benchmarks_from(eval_json)),
-                 temperature_default=net.family == "vae")
+    meta = metadata(state, net, version, benchmarks_from(eval_json)) | (extra or {})
+    add_contract(out, meta, temperature_default=net.family == "vae")
     diff = parity(net, out)
     if diff > tol:
         raise SystemExit(f"parity check failed: onnxruntime differs from torch by {diff:.2e}")

@@ -1,0 +1,97 @@
+"""Self-supervised fine-tuning: the sub-sampler's picks, a denoiser learnt from noisy images
+alone, and an export that the app finds in the user's models folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from PIL import Image
+
+from denoiser.metrics import psnr
+from denoiser.models import discover_models, load_model_info
+from denoiser.noise import add_gaussian_noise
+from training import checkpoint
+from training.archs import build
+from training.finetune import main, resolve_checkpoint
+from training.selfsup import neighbour_pairs, subsample
+
+SIGMA = 25.0
+
+
+def test_subsampled_pixels_are_distinct_edge_neighbours_in_their_cell():
+    """Each sub-image pixel comes from its own 2x2 cell; the two picks share an edge."""
+    ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    coords = torch.stack([ys, xs]).expand(3, 2, 32, 32)
+    first, second = neighbour_pairs(3, 32, 32, torch.Generator().manual_seed(0))
+    a, b = subsample(coords, first), subsample(coords, second)
+    assert a.shape == (3, 2, 16, 16)
+    assert torch.equal((a - b).abs().sum(dim=1), torch.ones(3, 16, 16))
+    cell = torch.stack(torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij"))
+    assert torch.equal((a // 2), cell.expand_as(a)) and torch.equal((b // 2), cell.expand_as(b))
+
+
+def tiny_checkpoint(path, recipe):
+    """An untrained tiny AE: its zero-initialised tail makes it the identity at step 0."""
+    recipe["description"] = "Tiny test denoiser."
+    recipe["arch"]["widths"] = [16, 32]  # twice the training tests' widths: learns in seconds
+    torch.manual_seed(0)
+    net = build(**recipe["arch"])
+    checkpoint.save(path, {"arch": recipe["arch"], "model": net.state_dict(), "step": 0,
+                           "recipe": recipe})
+    return path
+
+
+def noisy_folder(folder, clean_folder):
+    """Noisy 8-bit PNGs of the clean shapes (what a user has) and the clean originals, kept
+    aside for scoring only."""
+    folder.mkdir()
+    cleans = []
+    for i, path in enumerate(sorted(clean_folder.glob("*.png"))):
+        clean = np.asarray(Image.open(path), np.float32) / 255.0
+        noisy = add_gaussian_noise(clean, SIGMA, seed=i)
+        Image.fromarray(np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)).save(
+            folder / f"{i:02d}.png")
+        cleans.append(clean)
+    return cleans
+
+
+def mean_psnr(model_path, folder, cleans):
+    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    scores = []
+    for path, clean in zip(sorted(folder.glob("*.png")), cleans):
+        x = np.asarray(Image.open(path), np.float32).transpose(2, 0, 1)[None] / 255.0
+        s = np.full((1, 1, *x.shape[2:]), SIGMA / 255.0, np.float32)
+        out = sess.run(["denoised"], {"noisy": x, "sigma": s})[0][0].transpose(1, 2, 0)
+        scores.append(psnr(clean, out))
+    return float(np.mean(scores))
+
+
+def test_finetune_on_noisy_images_alone_denoises_and_lands_in_user_models(
+        tmp_path, models_dir, image_root, tiny_recipe):
+    cleans = noisy_folder(tmp_path / "noisy", image_root / "train" / "tiny")
+    before = np.mean([psnr(c, np.asarray(Image.open(p), np.float32) / 255.0)
+                      for p, c in zip(sorted((tmp_path / "noisy").glob("*.png")), cleans)])
+    ckpt = tiny_checkpoint(tmp_path / "tiny.pt", tiny_recipe)
+    assert main(["--model", str(ckpt), "--noisy", str(tmp_path / "noisy"), "--out", "mine",
+                 "--steps", "120", "--minutes", "5", "--patch", "64", "--lr", "2e-3",
+                 "--run-dir", str(tmp_path / "run"), "--threads", "1"]) == 0
+    found = {m.name: m for m in discover_models()}
+    assert "mine" in found
+    mine = found["mine"]
+    assert mine.path.parent == (tmp_path / "xdg" / "denoiser" / "models").resolve()
+    assert "Fine-tuned from tiny on 8 user images, self-supervised" in mine.description
+    assert json.loads(mine.metadata["fine_tuning"])["steps"] == 120
+    after = mean_psnr(mine.path, tmp_path / "noisy", cleans)
+    assert after > before + 2.5, (before, after)
+
+
+def test_an_onnx_model_without_a_checkpoint_is_refused_clearly(tmp_path, color_model):
+    assert load_model_info(color_model).name == "ae-color"
+    with pytest.raises(SystemExit, match="has no training checkpoint"):
+        resolve_checkpoint("no-such-model")
+    assert resolve_checkpoint("ae-color").name == "ae-color.pt"
+    assert resolve_checkpoint(str(color_model)).name == "ae-color.pt"  # by its metadata name

@@ -1,0 +1,216 @@
+"""Adapt a trained AE denoiser to a folder of your own noisy photos, with no clean references.
+
+``python -m training.finetune --model ae-color --noisy ~/Pictures/noisy --minutes 20``
+
+The model is trained self-supervised (Neighbor2Neighbor, see training/selfsup.py) on patches
+of the noisy photos only, each with its noise level estimated once by
+``denoiser.noise.estimate_sigma``, for a time budget; then it is exported to ONNX into the
+app's user models folder, where the app lists it beside the shipped models. An ONNX file
+cannot be trained, so a shipped model's name is mapped to the checkpoint it came from
+(training/checkpoints/NAME.pt); a training checkpoint (.pt) may be given instead. Running the
+same command again continues from the run folder's checkpoint with a fresh budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from denoiser.models import find_model, user_models_dir
+from denoiser.noise import estimate_sigma
+from training import checkpoint
+from training.data import list_images, load_image
+from training.export import export
+from training.selfsup import NoisyPatches, neighbor2neighbor_loss
+from training.train import learning_rate
+
+CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+
+
+@dataclass
+class Settings:
+    """Optimisation settings; the defaults suit fine-tuning a trained model on a 2-core CPU."""
+
+    lr: float = 1e-4
+    lr_min: float = 1e-6
+    batch: int = 8
+    patch: int = 128  # sub-images are half this, so it must be a multiple of 2 x the model's
+    gamma: float = 2.0  # final regulariser weight, reached by a linear ramp (as in the paper)
+    jitter: float = 0.1
+    seed: int = 0
+    ckpt_every: int = 100
+
+
+def resolve_checkpoint(model: str) -> Path:
+    """The checkpoint to start from: ``model`` itself if it is a .pt, else the one behind a
+    shipped model's name or .onnx file (training/checkpoints/NAME.pt)."""
+    if model.endswith(".pt"):
+        if not Path(model).is_file():
+            raise SystemExit(f"no such checkpoint: {model}")
+        return Path(model)
+    name = find_model(model).name if Path(model).is_file() else Path(model).name
+    name = name.removesuffix(".onnx")
+    ckpt = CHECKPOINTS / f"{name}.pt"
+    if not ckpt.is_file():
+        known = ", ".join(sorted(p.stem for p in CHECKPOINTS.glob("*.pt"))) or "none"
+        raise SystemExit(f"{model!r} has no training checkpoint ({ckpt} does not exist; "
+                         f"checkpoints there: {known}). An ONNX model cannot be fine-tuned: "
+                         "pass a training checkpoint (.pt) with --model.")
+    return ckpt
+
+
+def load_noisy(folder: Path, channels: int,
+               sigma: float | None = None) -> tuple[list[torch.Tensor], list[float]]:
+    """The folder's images as uint8 C x H x W tensors, and each one's noise level: ``sigma``
+    if given, else estimated (the app's automatic level, so training and use agree)."""
+    if not folder.is_dir():
+        raise SystemExit(f"no such image folder: {folder}")
+    images, sigmas = [], []
+    for path in list_images(folder):
+        arr = load_image(path, channels)
+        images.append(torch.from_numpy(arr.copy()).permute(2, 0, 1))
+        sigmas.append(estimate_sigma(arr) if sigma is None else sigma)
+    if not images:
+        raise SystemExit(f"no images in {folder}")
+    return images, sigmas
+
+
+def usable(images: list[torch.Tensor], sigmas: list[float], patch: int) -> NoisyPatches:
+    """The patch sampler over the images large enough for one patch."""
+    keep = [i for i, im in enumerate(images) if min(im.shape[1:]) >= patch]
+    if not keep:
+        raise SystemExit(f"every image is smaller than the {patch}-pixel patch; try --patch")
+    if len(keep) < len(images):
+        print(f"skipping {len(images) - len(keep)} images smaller than {patch} px",
+              file=sys.stderr)
+    return NoisyPatches([images[i] for i in keep], [sigmas[i] for i in keep], patch)
+
+
+def start_state(source: Path, run_dir: Path, name: str) -> dict[str, Any]:
+    """The run folder's checkpoint if there is one (resume), else a new run from ``source``."""
+    last = run_dir / "last.pt"
+    if last.exists():
+        print(f"resuming from {last}", file=sys.stderr)
+        return checkpoint.load(last)
+    base = checkpoint.load(source)
+    if base["arch"]["name"] != "unet_ae":
+        raise SystemExit(f"{source} is a {base['arch']['name']}; only the AE (unet_ae) can be "
+                         "fine-tuned without clean images")
+    recipe = {**base["recipe"], "name": name}
+    return {"arch": base["arch"], "model": base.get("ema") or base["model"], "step": 0,
+            "recipe": recipe, "source": {"path": str(source), "name": base["recipe"]["name"],
+                                         "step": base.get("step", 0)}}
+
+
+def finetune(state: dict[str, Any], patches: NoisyPatches, minutes: float,
+             settings: Settings, run_dir: Path, max_steps: int | None = None,
+             threads: int = 2) -> dict[str, Any]:
+    """Train until the budget (or ``max_steps``) is spent; checkpoint to ``run_dir/last.pt``.
+
+    The learning rate follows train.py's warm-up and cosine schedule, and gamma its linear
+    ramp, over the fraction of the budget spent (time or steps, whichever is further along).
+    """
+    torch.set_num_threads(threads)
+    torch.manual_seed(settings.seed)
+    model = checkpoint.model_from(state).train()
+    if (patches.patch // 2) % model.multiple:
+        raise SystemExit(f"the patch size must be a multiple of {2 * model.multiple}")
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(settings.seed)
+    if "optimizer" in state:
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+    schedule = {"lr": settings.lr, "lr_min": settings.lr_min, "warmup": 20, "steps": 1000}
+    start, budget = state["step"], minutes * 60
+    step, running, t0 = start, math.nan, time.time()
+
+    def save() -> dict[str, Any]:
+        new = {**state, "model": model.state_dict(), "optimizer": opt.state_dict(),
+               "generator": gen.get_state(), "step": step}
+        checkpoint.save(run_dir / "last.pt", new)
+        return new
+
+    bar = tqdm(total=round(budget), unit="s", desc=f"fine-tuning {state['recipe']['name']}",
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s{postfix}",
+               mininterval=2, file=sys.stderr, dynamic_ncols=True)
+    while True:
+        elapsed = time.time() - t0
+        progress = max(elapsed / budget, (step - start) / max_steps if max_steps else 0.0)
+        if progress >= 1.0:
+            break
+        for g in opt.param_groups:
+            g["lr"] = learning_rate(int(progress * schedule["steps"]), schedule)
+        noisy, sigma = patches.batch(settings.batch, gen)
+        loss, parts = neighbor2neighbor_loss(model, noisy, sigma, gen, settings.gamma * progress)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        running = parts["rec"] if math.isnan(running) else 0.95 * running + 0.05 * parts["rec"]
+        bar.set_postfix_str(f"step {step}, loss {running:.5f}", refresh=False)
+        bar.update(min(elapsed, budget) - bar.n)
+        if step % settings.ckpt_every == 0:
+            save()
+    bar.close()
+    return save()
+
+
+def describe(state: dict[str, Any], images: int) -> dict[str, str]:
+    """Metadata entries that say where the model came from and how it was adapted."""
+    src = state["source"]
+    origin = f"{src['name']} (checkpoint {Path(src['path']).name}, step {src['step']})"
+    note = (f"Fine-tuned from {src['name']} on {images} user images, self-supervised "
+            "(Neighbor2Neighbor, no clean references).")
+    return {
+        "description": f"{state['recipe'].get('description', '')} {note}".strip(),
+        "fine_tuned_from": origin,
+        "fine_tuning": json.dumps({"scheme": "neighbor2neighbor", "supervision": "self-supervised",
+                                   "images": images, "steps": state["step"]}),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True,
+                   help="shipped model name or .onnx (its checkpoint is used), or a checkpoint .pt")
+    p.add_argument("--noisy", type=Path, required=True, help="folder of your noisy images")
+    p.add_argument("--minutes", type=float, default=10.0, help="training time budget")
+    p.add_argument("--sigma", type=float,
+                   help="noise level (0-255) for every image instead of each one's estimate")
+    p.add_argument("--steps", type=int, help="stop after this many steps if sooner")
+    p.add_argument("--out", help="name of the new model (default: <model>-own)")
+    p.add_argument("--out-dir", type=Path, help="where the .onnx goes (default: user models)")
+    p.add_argument("--run-dir", type=Path, help="checkpoint folder (default runs/finetune/NAME)")
+    p.add_argument("--lr", type=float, default=Settings.lr)
+    p.add_argument("--batch", type=int, default=Settings.batch)
+    p.add_argument("--patch", type=int, default=Settings.patch)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    source = resolve_checkpoint(args.model)
+    name = args.out or f"{checkpoint.load(source)['recipe']['name']}-own"
+    run_dir = args.run_dir or Path("runs") / "finetune" / name
+    state = start_state(source, run_dir, name)
+    images, sigmas = load_noisy(args.noisy, state["arch"]["channels"], args.sigma)
+    print(f"{len(images)} images; estimated noise sigma "
+          f"{min(sigmas):.1f}..{max(sigmas):.1f} (0-255 scale)", file=sys.stderr)
+    settings = Settings(lr=args.lr, batch=args.batch, patch=args.patch)
+    patches = usable(images, sigmas, settings.patch)
+    state = finetune(state, patches, args.minutes, settings, run_dir, args.steps, args.threads)
+    out = (args.out_dir or user_models_dir()) / f"{name}.onnx"
+    export(run_dir / "last.pt", out, "1.0.0", [], extra=describe(state, len(patches.images)))
+    print(f"wrote {out} after {state['step']} steps; the app lists it as '{name}'")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
