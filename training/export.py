@@ -108,7 +108,8 @@ def metadata(state: dict, net, version: str, bench: dict) -> dict[str, str]:
     d = recipe["data"]
     meta = {
         "name": recipe["name"], "family": net.family, "channels": str(net.channels),
-        "noise_type": d.get("noise", "gaussian"), "sigma_min": "0",
+        "noise_type": "camera" if "camera_noise" in d else d.get("noise", "gaussian"),
+        "sigma_min": "0",
         "sigma_max": str(d["sigma_max"]),
         "multiple": str(net.multiple), "version": version, "format_version": FORMAT_VERSION,
         "recipe": yaml.safe_dump(recipe, sort_keys=False),
