@@ -23,7 +23,7 @@ from tqdm import tqdm
 from training import checkpoint, distributed
 from training.archs import build
 from training.data import PatchSampler, list_images, validation_set
-from training.losses import RECONSTRUCTION, kl_to_standard_normal, kl_weight
+from training.losses import RECONSTRUCTION, free_bits_kl, kl_to_standard_normal, kl_weight
 from training.noise_synth import NoiseParams
 from training.warm_start import warm_start
 
@@ -86,7 +86,8 @@ def compute_loss(model, clean, noisy, sigma, recipe, step):
         kl = kl_to_standard_normal(mu, logvar)
         v = recipe["vae"]
         beta = kl_weight(step, v["kl_weight"], v["kl_anneal_steps"])
-        loss = rec(sampled, clean) + rec(mean, clean) + beta * kl
+        penalty = free_bits_kl(mu, logvar, v["free_bits"]) if v.get("free_bits") else kl
+        loss = rec(sampled, clean) + rec(mean, clean) + beta * penalty
         return loss, {"rec": float(rec(mean, clean).detach()), "kl": float(kl.detach())}
     loss = rec(out.float(), clean)
     return loss, {"rec": float(loss.detach())}

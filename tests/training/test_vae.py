@@ -47,3 +47,18 @@ def test_tiny_vae_trains_and_uses_its_latent(tmp_path, image_root, tiny_vae_reci
         rows = list(csv.DictReader(f))
     assert float(rows[-1]["rec"]) < float(rows[0]["rec"])
     assert float(rows[-1]["kl"]) > 0.0
+
+
+def test_free_bits_leave_the_first_nats_of_each_channel_free():
+    from training.losses import free_bits_kl, kl_to_standard_normal
+
+    mu = torch.zeros(2, 4, 3, 3, requires_grad=True)
+    logvar = torch.zeros(2, 4, 3, 3)
+    assert float(kl_to_standard_normal(mu, logvar)) == 0.0
+    assert abs(float(free_bits_kl(mu, logvar, 0.5)) - 4 * 0.5) < 1e-6  # the floor, per channel
+    with torch.no_grad():
+        mu[:, 0] = 2.0  # channel 0 carries 2 nats: above the floor, it is charged in full
+    penalty = free_bits_kl(mu, logvar, 0.5)
+    assert abs(float(penalty) - (2.0 + 3 * 0.5)) < 1e-6
+    penalty.backward()
+    assert mu.grad[:, 1:].abs().max() == 0  # channels under the floor feel no pull to the prior
