@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QImage
 
-from denoiser.gui import window_settings
+from denoiser.gui import backend, window_settings
 from denoiser.gui.document import Document, Draft, Rendered, fit_zoom
 from denoiser.gui.loader import Loader
 from denoiser.gui.picture import Patch, Picture
@@ -62,6 +62,7 @@ class Pipeline(QObject):
         self.session.resultReady.connect(self.show_result)
         self.session.sigmaEstimated.connect(win.controls.set_estimate)
         self.session.failed.connect(lambda _message: self.loader.draft_previewed())
+        win.runner.submit(lambda job: backend.import_reader(), "import reader")
 
     # ----- loading -------------------------------------------------------------------
     def load(self, path: Path) -> None:
