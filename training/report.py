@@ -47,17 +47,16 @@ def eval_table(res: dict) -> list[str]:
     seen = dict.fromkeys(s for m in res["methods"].values() for s in m)
     sigmas = sorted(seen, key=setting_order)
     cols = " | ".join(f"{setting_label(s)}: PSNR / SSIM" for s in sigmas)
-    head = f"| method | {cols} | s per MP |"
-    lines = [f"### {res['data']}", "", head, "|---" * (len(sigmas) + 2) + "|"]
+    head = f"| method | {cols} |"
+    lines = [f"### {res['data']}", "", head, "|---" * (len(sigmas) + 1) + "|"]
     for name, by in res["methods"].items():
         cells = [f"{by[s]['psnr']:.2f} / {by[s]['ssim']:.4f}" if s in by else "" for s in sigmas]
-        spm = next(iter(by.values()))["sec_per_mp"]
         n = next(iter(by.values()))["images"]
-        lines.append(f"| {name} ({n} images) | " + " | ".join(cells) + f" | {spm:.2f} |")
+        lines.append(f"| {name} ({n} images) | " + " | ".join(cells) + " |")
     for name, vals in PUBLISHED.get(res["data"], {}).items():
         levels = ["15", "25", "50"]
         cells = [vals[levels.index(s)] if s in levels else "" for s in sigmas]
-        lines.append(f"| {name} (published) | " + " | ".join(cells) + " | |")
+        lines.append(f"| {name} (published) | " + " | ".join(cells) + " |")
     if "vae" in res:
         lines += ["", "VAE uncertainty at sigma 25: " +
                   ", ".join(f"{k} = {v:.3f}" for k, v in res["vae"].items())]
@@ -78,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.intro:
         lines += [args.intro.read_text().strip(), ""]
     lines += ["## Evaluation", "", "Measured by `training.evaluate` under the protocol of "
-              "`../shared/datasets/README.md`; peers ran in the same call.", ""]
+              "`../shared/datasets/README.md`; peers ran in the same call. Speed is not shown "
+              "here (these runs shared the CPU with training): `docs/benchmarks.md` has it.", ""]
     for path in args.eval:
         lines += eval_table(json.loads(path.read_text()))
     if args.logs:
