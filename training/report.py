@@ -29,7 +29,8 @@ def plot_curves(logs: list[Path], out: Path) -> None:
     for log in logs:
         with open(log) as f:
             rows = list(csv.DictReader(f))
-        name = log.parent.name
+        # runs/NAME/log.csv or a committed copy, training/checkpoints/NAME-log.csv
+        name = log.parent.name if log.stem == "log" else log.stem.removesuffix("-log")
         ax_loss.plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows], label=name)
         val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r["val_psnr"]]
         if val:
