@@ -65,6 +65,7 @@ class RenderSession(QObject):
         self._preview: Job | None = None
         self._compare: Job | None = None
         self._done: list[tuple[tuple[int, int, int, int], int]] = []  # previewed areas
+        self._planned: list[tuple[tuple[int, int, int, int], int]] = []  # by the render job
         self._restart = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._restart.timeout.connect(self.start_now)
         self._view_timer = QTimer(self, singleShot=True, interval=VIEW_DEBOUNCE_MS)
@@ -200,6 +201,7 @@ class RenderSession(QObject):
             if _alive(job):
                 job.cancel()
         self._main = self._preview = self._compare = None
+        self._planned = []
         emit(self.runningChanged, False)
 
     # ----- jobs ------------------------------------------------------------------
@@ -233,6 +235,7 @@ class RenderSession(QObject):
         # a preview at most twice as coarse as the quick pass is as good as one
         skip_quick = any(preview.covers(b, quick[0]) and f <= 2 * quick[1]
                          for b, f in self._done)
+        self._planned = [fine] if skip_quick else [quick, fine]
 
         def work(job: Job) -> Any:
             engine = backend.get_engine(params.model, params.device)
@@ -307,7 +310,10 @@ class RenderSession(QObject):
         want_box, want_factor = preview.plan(box, zoom)
         if want_box[2] <= want_box[0] or want_box[3] <= want_box[1]:
             return
-        if any(preview.covers(b, want_box) and f <= want_factor for b, f in self._done):
+        # shown already, or on its way from the render job (on a busy machine its quick
+        # pass can take longer than the view debounce: no second job for the same area)
+        if any(preview.covers(b, want_box) and f <= want_factor
+               for b, f in self._done + self._planned):
             return
         if _alive(self._preview):
             self._preview.cancel()

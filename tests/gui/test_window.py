@@ -40,6 +40,29 @@ def test_drop_file_shows_view_first_then_result(qtbot, window, photo):
     assert str(photo) in window.settings.recent_files()
 
 
+def test_a_slow_first_preview_is_not_computed_twice(qtbot, window, photo, monkeypatch):
+    """Showing the original starts a (debounced) preview of the view; the render job's
+    own first pass, still on its way on a busy machine, must not be duplicated."""
+    import time
+
+    from denoiser.gui import backend
+
+    def slowly(real, seconds):
+        def call(*args, **kwargs):
+            time.sleep(seconds)
+            return real(*args, **kwargs)
+        return call
+
+    # the first pass comes after the view debounce, the whole image well after that
+    monkeypatch.setattr(backend, "estimate_sigma", slowly(backend.estimate_sigma, 0.6))
+    monkeypatch.setattr(backend, "denoise", slowly(backend.denoise, 1.5))
+    previews = []
+    window.session.previewReady.connect(previews.append)
+    with qtbot.waitSignal(window.resultShown, timeout=LONG):
+        drop_urls(window, [photo])
+    assert len(previews) == 1
+
+
 def test_drop_folder_queues_batch_with_subfolders(qtbot, window, tmp_path):
     folder = tmp_path / "trip"
     for rel in ("a.png", "day1/b.png", "day1/deeper/c.png"):
