@@ -37,7 +37,8 @@ if str(ROOT) not in sys.path:  # run as a script: the repository's packages come
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.memory import build_conv_model, peak_children_mb, write_jpeg  # noqa: E402
-from denoiser.bench import machine_info  # noqa: E402
+from denoiser.bench import LoadMeter, machine_info  # noqa: E402
+from denoiser.tiling import DEFAULT_TILE  # noqa: E402
 
 STAGES = ("decode", "estimate", "session", "denoise", "encode")
 
@@ -90,6 +91,14 @@ def cli_args(src: Path, dst: Path, args: argparse.Namespace) -> list[str]:
     return out + (["--threads", str(args.threads)] if args.threads else [])
 
 
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (the CLI run, once waited for)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def worker(args: argparse.Namespace) -> None:
     """One size: write the JPEG, run the CLI child as this process's only child, report."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,15 +106,16 @@ def worker(args: argparse.Namespace) -> None:
         w, h = write_jpeg(src, args.mp[0])
         jpeg_mb = src.stat().st_size / 2**20
         cmd = [sys.executable, __file__, "--cli-child", "--", *cli_args(src, dst, args)]
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - start
+        with LoadMeter(own=children_cpu_s) as load:
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            wall = time.perf_counter() - start
     lines = proc.stdout.strip().splitlines()
     stages = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {
         "rc": proc.returncode, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
     known = sum(stages.get(f"{s}_s", 0.0) for s in STAGES)
     print(json.dumps({"mp": args.mp[0], "width": w, "height": h, "jpeg_mb": jpeg_mb,
-                      "peak_mb": peak_children_mb(), "wall_s": wall,
+                      "peak_mb": peak_children_mb(), "wall_s": wall, "others_cores": load.cores,
                       "other_s": max(0.0, wall - known), **stages}))
 
 
@@ -153,7 +163,8 @@ def format_row(r: dict) -> str:
 
 def command_line(args: argparse.Namespace) -> str:
     parts = ["python benchmarks/cli_e2e.py --mp " + " ".join(f"{m:g}" for m in args.mp)]
-    for flag, value, default in (("--model", args.model, None), ("--tile", args.tile, 512),
+    for flag, value, default in (("--model", args.model, None),
+                                 ("--tile", args.tile, None),  # always: the default may change
                                  ("--threads", args.threads, None),
                                  ("--sigma", args.sigma, "auto"), ("--json", args.json, None)):
         if value != default:
@@ -165,7 +176,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mp", type=float, nargs="+", default=[6.0, 24.0, 96.0], help="megapixels")
     p.add_argument("--model", default=None, help="model name or .onnx (default: ae-color)")
-    p.add_argument("--tile", type=int, default=512)
+    p.add_argument("--tile", type=int, default=DEFAULT_TILE)
     p.add_argument("--threads", type=int, default=None, help="default: all cores, as the CLI")
     p.add_argument("--sigma", default="auto", help="noise level or 'auto' (default, as the CLI)")
     p.add_argument("--json", type=Path, help="also write the results here")

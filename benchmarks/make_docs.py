@@ -1,14 +1,20 @@
 """Build docs/benchmarks.md from the JSON the benchmark scripts wrote: no typed-in figures.
 
     python benchmarks/make_docs.py --bench bench.json --peers peers.json --cli cli.json
+        [--tiles tile-512.json tile-1024.json ...] [--quant fp32.json int8.json quantize.json]
         [--gui-log gui.txt] [--out docs/benchmarks.md]
 
 Inputs (each optional; a missing one leaves its section saying how to produce it):
   --bench    ``denoiser bench ... --json bench.json``
   --peers    ``python benchmarks/peers.py ... --json peers.json``
   --cli      ``python benchmarks/cli_e2e.py ... --json cli.json``
+  --tiles    one ``denoiser bench --tile N ... --json`` per tile size (the tile sweep)
+  --quant    ``training.evaluate --json`` of the float32 model and of its variant, then
+             optionally ``training.quantize --json`` (how the variant was made)
   --gui-log  the printed output of ``scripts/measure_first_result.py`` (it writes no JSON),
              e.g. ``python scripts/measure_first_result.py --repeat 3 | tee gui.txt``
+
+``benchmarks/run_all.py`` runs all of them and then this.
 
 Every table is followed by the exact command that produced it, and the targets are checked
 against the figures rather than asserted. Inputs that look like smoke-test runs (a stand-in
@@ -27,16 +33,25 @@ from pathlib import Path
 TARGET_MP_S = 1.0  # ae-color on the 2-core CPU
 TARGET_CLI_S, TARGET_CLI_MB = 30.0, 1.5 * 1024  # 24 MP through the CLI; peak in MiB
 TARGET_GUI_S = 1.0  # first denoised view
+QUANT_TOLERANCE_DB = 0.1  # a variant ships only if it loses at most this at every sigma
+BUSY_CORES = 0.25  # other processes' load from which figures are flagged (as denoiser bench)
 GUI_COMMAND = "python scripts/measure_first_result.py --megapixels 24 --repeat 3 | tee gui.txt"
 COMMANDS = {
     "bench": "denoiser bench --sizes 1 12 24 --repeat 3 --json bench.json",
     "peers": "python benchmarks/peers.py --data ../shared/datasets/test/CBSD68 --crop 256 "
              "--threads 2 --json peers.json",
     "cli": "python benchmarks/cli_e2e.py --mp 6 24 96 --json cli.json",
+    "tiles": "denoiser bench --model ae-color --sizes 24 --repeat 1 --tile N --json tile-N.json",
+    "quant": "python benchmarks/run_all.py --data ../shared/datasets --steps quantize quality",
 }
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+OTHERS_NOTE = ("*others' cores* is how many cores other processes on the machine kept busy "
+               "while the clock ran (from /proc/stat); above zero, the figure is slower than "
+               "the machine alone would give.")
 
 
 def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -75,7 +90,8 @@ def bench_section(result: dict | None) -> list[str]:
         return out + missing("bench")
     out.append(f"Synthetic images, sigma {result.get('sigma', 25):g}, median of several runs "
                "after a warm-up; each case in a fresh process. *+image MB* is the peak "
-               "resident memory above what the process held once the session had started.")
+               "resident memory above what the process held once the session had started. "
+               f"{OTHERS_NOTE}")
     out.append("")
     rows = []
     for r in result["rows"]:
@@ -86,8 +102,10 @@ def bench_section(result: dict | None) -> list[str]:
         extra = (None if r.get("peak_rss_mb") is None or r.get("base_rss_mb") is None
                  else r["peak_rss_mb"] - r["base_rss_mb"])
         rows.append([r["model"], r["device"], fmt(r["megapixels"]), fmt(r["mp_per_s"]),
-                     fmt(r["median_s"]), fmt(r.get("peak_rss_mb"), 0), fmt(extra, 0)])
-    out += table(["model", "device", "MP", "MP/s", "median s", "peak MB", "+image MB"], rows)
+                     fmt(r["median_s"]), fmt(r.get("peak_rss_mb"), 0), fmt(extra, 0),
+                     fmt(r.get("others_cores"), 1)])
+    out += table(["model", "device", "MP", "MP/s", "median s", "peak MB", "+image MB",
+                  "others' cores"], rows)
     return out + produced_by(result)
 
 
@@ -100,12 +118,14 @@ def peers_section(result: dict | None) -> list[str]:
                f"{result.get('sigma', 25):g} seeded by image index. *x ours* is seconds per "
                f"megapixel divided by {result.get('reference') or 'our model'}'s. The "
                "DnCNN-size network has random weights: its time is real, its PSNR would not "
-               "be, so none is given.")
+               f"be, so none is given. {OTHERS_NOTE}")
     out.append("")
     rows = [[r["method"], fmt(r["sec_per_mp"], 3), fmt(r.get("ratio_to_ours")),
-             "n/a" if r.get("psnr") is None else fmt(r["psnr"]), r["region"]]
+             "n/a" if r.get("psnr") is None else fmt(r["psnr"]), r["region"],
+             fmt(r.get("others_cores"), 1)]
             for r in result["rows"]]
-    out += table(["method", "s per MP", "x ours", "PSNR dB", "measured on"], rows)
+    out += table(["method", "s per MP", "x ours", "PSNR dB", "measured on", "others' cores"],
+                 rows)
     out += [f"\nNot measured: {s}." for s in result.get("skipped", [])]
     return out + produced_by(result)
 
@@ -117,20 +137,103 @@ def cli_section(result: dict | None) -> list[str]:
         return out + missing("cli")
     out.append(f"`denoiser photo.jpg` on a synthetic noisy JPEG; model {result.get('model')}, "
                f"tile {result.get('tile')}, sigma {result.get('sigma')}. Seconds per stage, "
-               "wall-clock total of the process, and its peak resident memory.")
+               f"wall-clock total of the process, and its peak resident memory. {OTHERS_NOTE}")
     out.append("")
     rows = []
     for r in result["rows"]:
         if "error" in r:
-            rows.append([f"{r['mp']:g}", "failed: " + r["error"]] + [""] * 9)
+            rows.append([f"{r['mp']:g}", "failed: " + r["error"]] + [""] * 10)
             continue
         rows.append([f"{r['mp']:g}", f"{r['width']}x{r['height']}", fmt(r["decode_s"]),
                      fmt(r["estimate_s"]), fmt(r["session_s"]), fmt(r["denoise_s"]),
                      fmt(r["encode_s"]), fmt(r["other_s"]), fmt(r["wall_s"]),
-                     fmt(r["peak_mb"], 0), str(r["rc"])])
+                     fmt(r["peak_mb"], 0), str(r["rc"]), fmt(r.get("others_cores"), 1)])
     out += table(["MP", "pixels", "decode s", "estimate s", "session s", "denoise s",
-                  "encode s", "other s", "total s", "peak MB", "exit"], rows)
+                  "encode s", "other s", "total s", "peak MB", "exit", "others' cores"], rows)
     return out + produced_by(result)
+
+
+def tiles_section(results: Sequence[dict]) -> list[str]:
+    """The tile-size sweep: one `denoiser bench --tile N` run per size, side by side."""
+    out = ["## Tile size (`denoiser bench --tile N`)", ""]
+    if not results:
+        return out + missing("tiles")
+    out.append("The same model and image at several tile sizes. Larger tiles recompute less "
+               "overlap but hold more activations in memory; the engine's default tile "
+               "(`denoiser.tiling.DEFAULT_TILE`) is chosen from this table.")
+    out.append("")
+    rows = []
+    for res in results:
+        for r in res["rows"]:
+            if "error" in r:
+                rows.append([str(r.get("tile", "?")), r["model"], fmt(r["megapixels"]),
+                             "failed: " + r["error"], "", "", ""])
+                continue
+            rows.append([str(r["tile"]), r["model"], fmt(r["megapixels"]), fmt(r["mp_per_s"]),
+                         fmt(r["median_s"]), fmt(r.get("peak_rss_mb"), 0),
+                         fmt(r.get("others_cores"), 1)])
+    out += table(["tile", "model", "MP", "MP/s", "median s", "peak MB", "others' cores"], rows)
+    out += ["", machine_line(results[0]), "", "Produced by:", "", "```"]
+    return out + [r.get("command", "(command not recorded)") for r in results] + ["```", ""]
+
+
+def quant_section(reference: dict | None, variant: dict | None, made: dict | None,
+                  bench: dict | None) -> list[str]:
+    """Quality of the reduced-precision variant beside its float32 model, and its speed."""
+    out = ["## Reduced precision (`training/quantize.py`)", ""]
+    if reference is None or variant is None:
+        return out + missing("quant")
+    ref_name, var_name = next(iter(reference["methods"])), next(iter(variant["methods"]))
+    ref, var = reference["methods"][ref_name], variant["methods"][var_name]
+    sigmas = sorted((s for s in ref if s in var), key=float)
+    drops = {s: ref[s]["psnr"] - var[s]["psnr"] for s in sigmas}
+    how = f" ({_settings_line(made)})" if made else ""
+    out.append(f"PSNR on {reference.get('data', '?')} under the evaluation protocol: the "
+               f"float32 model beside its reduced-precision variant{how}. The variant "
+               f"qualifies for shipping only if it loses at most {QUANT_TOLERANCE_DB:g} dB at "
+               "every sigma.")
+    out.append("")
+    rows = [[s, fmt(ref[s]["psnr"]), fmt(var[s]["psnr"]), f"{-drops[s]:+.3f}",
+             fmt(ref[s]["ssim"], 4), fmt(var[s]["ssim"], 4)] for s in sigmas]
+    out += table(["sigma", f"{ref_name} PSNR dB", f"{var_name} PSNR dB", "change dB",
+                  f"{ref_name} SSIM", f"{var_name} SSIM"], rows)
+    worst = max(drops, key=drops.get) if drops else None
+    if worst is not None:
+        ok = drops[worst] <= QUANT_TOLERANCE_DB
+        out += ["", f"Largest loss {drops[worst]:.3f} dB at sigma {worst}: "
+                + ("**qualifies** (within" if ok else "**does not qualify** (more than")
+                + f" {QUANT_TOLERANCE_DB:g} dB)."]
+    out += _quant_speed(bench, (made or {}).get("base_model"), (made or {}).get("name"))
+    out += ["", "Produced by:", "", "```"]
+    if made:
+        out.append(made["command"])
+    out += [reference.get("command", "(command not recorded)"),
+            variant.get("command", "(command not recorded)"), "```", ""]
+    return out
+
+
+def _settings_line(made: dict) -> str:
+    st = made.get("settings", {})
+    parts = [f"{made.get('precision')}", st.get("format"), st.get("calibration"),
+             st.get("calibration_images")]
+    if "float_nodes" in st:
+        parts.append(f"{st['float_nodes']} nodes kept in float32 (layers at "
+                     f"{st.get('float_scale')} of the input resolution or finer)")
+    return ", ".join(str(x) for x in parts if x)
+
+
+def _quant_speed(bench: dict | None, base: str | None, variant: str | None) -> list[str]:
+    """Speed-up of the variant over its base model at each size both were benched at."""
+    rows = {(r["model"], round(r["megapixels"])): r for r in (bench or {}).get("rows", [])
+            if "error" not in r and r.get("device") == "cpu"}
+    pairs = [(mp, rows[(base, mp)], rows[(variant, mp)]) for (name, mp) in sorted(rows)
+             if name == base and (variant, mp) in rows]
+    if not pairs:
+        return ["", "Speed: not benched side by side (see the `denoiser bench` table)."]
+    lines = ["", f"Speed from the `denoiser bench` table above (CPU, {base} vs {variant}): "]
+    lines[-1] += "; ".join(f"{mp} MP {a['mp_per_s']:.2f} vs {b['mp_per_s']:.2f} MP/s "
+                           f"(x{b['mp_per_s'] / a['mp_per_s']:.2f})" for mp, a, b in pairs) + "."
+    return lines
 
 
 # ----------------------------------------------------------------------------- targets
@@ -205,23 +308,39 @@ def smoke_warnings(bench: dict | None, peers: dict | None, cli: dict | None) -> 
     if peers and any("dncnn-size" in r["method"] and "(17x64" not in r["method"]
                      for r in peers["rows"]):
         notes.append("the DnCNN-size network was shrunk")
+    out = busy_warning(bench, peers, cli)
     if not notes:
+        return out
+    return ["> **Tiny test case, not the real benchmark:** " + "; ".join(notes) + ".", ""] + out
+
+
+def busy_warning(*results: dict | None) -> list[str]:
+    """Say so when other processes kept cores busy while the figures were taken."""
+    loads = [r["others_cores"] for res in results if res for r in res.get("rows", [])
+             if r.get("others_cores") is not None]
+    if not loads or max(loads) < BUSY_CORES:
         return []
-    return ["> **Tiny test case, not the real benchmark:** " + "; ".join(notes) + ".", ""]
+    return [f"> **Shared machine:** other processes kept up to {max(loads):.1f} cores busy "
+            "while some figures were taken (column *others' cores*); those figures are "
+            "slower than the machine alone would give.", ""]
 
 
 # ----------------------------------------------------------------------------- main
 
 
 def render(bench: dict | None, peers: dict | None, cli: dict | None,
-           gui: dict | None = None) -> str:
-    """The whole page as Markdown."""
+           gui: dict | None = None, tiles: Sequence[dict] = (),
+           quant: Sequence[dict | None] = ()) -> str:
+    """The whole page as Markdown. ``quant`` is (reference eval, variant eval, quantize)."""
+    reference, variant, made = (list(quant) + [None] * 3)[:3]
     lines = ["# Benchmarks", "",
              "Generated by `benchmarks/make_docs.py` from the JSON written by the benchmark "
-             "scripts; do not edit the figures by hand, re-run the commands below.", ""]
+             "scripts (`python benchmarks/run_all.py --data ../shared/datasets` runs them "
+             "all); do not edit the figures by hand, re-run the commands below.", ""]
     lines += smoke_warnings(bench, peers, cli)
     lines += targets_section(bench, cli, gui)
-    lines += bench_section(bench) + peers_section(peers) + cli_section(cli)
+    lines += bench_section(bench) + quant_section(reference, variant, made, bench)
+    lines += tiles_section(tiles) + peers_section(peers) + cli_section(cli)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -234,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bench", type=Path, help="JSON from `denoiser bench --json`")
     p.add_argument("--peers", type=Path, help="JSON from benchmarks/peers.py --json")
     p.add_argument("--cli", type=Path, help="JSON from benchmarks/cli_e2e.py --json")
+    p.add_argument("--tiles", type=Path, nargs="*", default=[],
+                   help="JSONs from `denoiser bench --tile N --json`, one per tile size")
+    p.add_argument("--quant", type=Path, nargs="+", metavar="JSON",
+                   help="training.evaluate --json of the float32 model and of its variant, "
+                        "then optionally training.quantize --json")
     p.add_argument("--gui-log", type=Path, help="printed output of measure_first_result.py")
     p.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     args = p.parse_args(argv)
@@ -243,7 +367,10 @@ def main(argv: list[str] | None = None) -> int:
         if gui is None:
             print(f"{args.gui_log} has no 'first denoised view painted' line; "
                   "leaving the GUI row for a person to fill", file=sys.stderr)
-    page = render(_load(args.bench), _load(args.peers), _load(args.cli), gui)
+    if args.quant is not None and len(args.quant) not in (2, 3):
+        p.error("--quant takes the two evaluate JSONs and optionally the quantize JSON")
+    page = render(_load(args.bench), _load(args.peers), _load(args.cli), gui,
+                  [_load(t) for t in args.tiles], [_load(q) for q in args.quant or []])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(page, encoding="utf-8")
     print(f"wrote {args.out}")

@@ -1,7 +1,7 @@
 """Our models beside the classic and neural peers: speed and quality, one run, same threads.
 
     python benchmarks/peers.py --data ../shared/datasets/test/CBSD68 [--crop 256] [--threads 2]
-        [--models resources/models/*.onnx] [--limit N] [--json peers.json]
+        [--models resources/models/*.onnx] [--limit N] [--slow-limit N] [--json peers.json]
 
 Every method sees the same clean images with the evaluation protocol's noise
 (``add_gaussian_noise(clean, sigma, seed=index)``, sigma 25) and PSNR from denoiser.metrics:
@@ -16,6 +16,10 @@ Every method sees the same clean images with the evaluation protocol's noise
 
 Seconds per megapixel are summed over images after one warm-up call per method; the ratio
 is to our reference model (``--reference``, default ae-color if measured, else the first).
+``--slow-limit N`` runs the slow ones (CBM3D, the DnCNN-size net, and our model on the same
+crops) on the first N images only, so that the whole table fits in a few minutes; each row
+says how many images it saw. The machine's load from other processes during the run is
+recorded (``others_cores``), as `denoiser bench` does.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository's packages come first
     sys.path.insert(0, str(ROOT))
 
-from denoiser.bench import machine_info  # noqa: E402
+from denoiser.bench import LoadMeter, machine_info  # noqa: E402
 from denoiser.metrics import psnr  # noqa: E402
 from denoiser.noise import add_gaussian_noise  # noqa: E402
 
@@ -124,17 +128,26 @@ def measure(fn: Denoise, cleans: Sequence[np.ndarray], sigma: float,
             with_psnr: bool = True) -> dict:
     """Seconds per megapixel (after one warm-up call) and mean PSNR of one method."""
     fn(add_gaussian_noise(centre_crop(cleans[0], 64), sigma, seed=0), sigma)
-    seconds, mp, scores = 0.0, 0.0, []
+    seconds, mp, scores, busy = 0.0, 0.0, [], []
     for i, clean in enumerate(cleans):
         noisy = add_gaussian_noise(clean, sigma, seed=i)
-        t = time.perf_counter()
-        out = fn(noisy, sigma)
-        seconds += time.perf_counter() - t
+        with LoadMeter() as load:
+            t = time.perf_counter()
+            out = fn(noisy, sigma)
+            seconds += time.perf_counter() - t
+        busy.append(load.cores)
         mp += clean.shape[0] * clean.shape[1] / 1e6
         if with_psnr:
             scores.append(psnr(clean, out))
     return {"sec_per_mp": seconds / mp, "seconds": seconds, "megapixels": mp,
-            "images": len(cleans), "psnr": float(np.mean(scores)) if scores else None}
+            "images": len(cleans), "psnr": float(np.mean(scores)) if scores else None,
+            "others_cores": _mean_known(busy)}
+
+
+def _mean_known(values: Sequence[float | None]) -> float | None:
+    """Mean of the values that were measured (None where none was)."""
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if known else None
 
 
 # ----------------------------------------------------------------------------- the run
@@ -145,8 +158,10 @@ def run(args: argparse.Namespace) -> dict:
     from training.peers import PEERS
 
     cleans = load_cleans(args.data, args.channels, args.limit)
-    crops = [centre_crop(c, args.crop) for c in cleans]
+    slow = cleans[: args.slow_limit]
+    crops = [centre_crop(c, args.crop) for c in slow]
     region_full = f"full images ({len(cleans)})"
+    region_slow = f"full images ({len(slow)})"
     region_crop = f"centre {args.crop}x{args.crop} crops ({len(crops)})"
     rows, skipped = [], []
     ours = []
@@ -172,8 +187,8 @@ def run(args: argparse.Namespace) -> dict:
     if "dncnn" in args.methods:
         net = dncnn_size_net(args.channels, args.dncnn_depth, args.dncnn_width, args.threads)
         rows.append({"method": f"dncnn-size ({args.dncnn_depth}x{args.dncnn_width}, torch)",
-                     "kind": "timing-only", "region": region_full, "note": DNCNN_NOTE,
-                     **measure(net, cleans, args.sigma, with_psnr=False)})
+                     "kind": "timing-only", "region": region_slow, "note": DNCNN_NOTE,
+                     **measure(net, slow, args.sigma, with_psnr=False)})
     ref = _reference(ours, args.reference)[0] if ours else None
     _add_ratios(rows, ref)
     return {"command": command_line(args), "machine": machine_info(args.threads),
@@ -208,6 +223,8 @@ def command_line(args: argparse.Namespace) -> str:
         parts.append("--models " + " ".join(str(m) for m in args.models))
     if args.limit:
         parts.append(f"--limit {args.limit}")
+    if args.slow_limit:
+        parts.append(f"--slow-limit {args.slow_limit}")
     if args.channels != 3:
         parts.append(f"--channels {args.channels}")
     if sorted(args.methods) != sorted(METHODS):
@@ -248,6 +265,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sigma", type=float, default=SIGMA, help=argparse.SUPPRESS)
     p.add_argument("--channels", type=int, choices=(1, 3), default=3)
     p.add_argument("--limit", type=int, help="only the first N images")
+    p.add_argument("--slow-limit", type=int,
+                   help="CBM3D, the DnCNN-size net and our crops on the first N images only")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
                    help="which peers to run (default: all)")
     p.add_argument("--reference", help="our model the ratios are taken to")

@@ -11,6 +11,9 @@ process would report the first one's peak. Each case therefore runs in a child
 ``ru_maxrss`` elsewhere on Unix) and its resident size just before the image was made, so
 that the table can show what the image itself cost on top of the interpreter and the session.
 
+Why each case also reports ``others_cores``: on a shared machine other processes take cores
+while the clock runs, and a figure is only honest with a note of how busy the machine was.
+
 No torch, no Qt: this is part of the core and runs from the installed app.
 """
 
@@ -25,16 +28,18 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from denoiser.cli import _positive
+from denoiser.tiling import DEFAULT_TILE
 
 DEFAULT_SIZES = (1.0, 12.0, 24.0)
 BENCH_SIGMA = 25.0  # a fixed level: estimating it is not the model's cost
+BUSY_CORES = 0.25  # other processes' load from which a figure is flagged as slowed down
 
 
 # ----------------------------------------------------------------------------- parser
@@ -57,8 +62,8 @@ def add_subparser(sub: Any) -> None:
                    help="timed runs per case after one warm-up; the median is shown (default 3)")
     p.add_argument("--threads", type=_positive, default=None, metavar="N",
                    help="CPU threads (default: all cores)")
-    p.add_argument("--tile", type=_positive, default=512, metavar="N",
-                   help="tile size in pixels (default 512, as `denoiser denoise`)")
+    p.add_argument("--tile", type=_positive, default=DEFAULT_TILE, metavar="N",
+                   help=f"tile size in pixels (default {DEFAULT_TILE}, the engine's)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
     p.add_argument("--case", help=argparse.SUPPRESS)
 
@@ -123,6 +128,45 @@ def _proc_status(key: str) -> float | None:
     return None
 
 
+def own_cpu_s() -> float:
+    """CPU seconds this process (all its threads) has used."""
+    t = os.times()
+    return t.user + t.system
+
+
+def machine_cpu_s() -> float | None:
+    """CPU seconds every process on the machine has used since boot (Linux; None elsewhere)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class LoadMeter:
+    """How many cores *other* processes kept busy while a measurement ran (a context manager).
+
+    ``own`` tells the CPU seconds of what is being measured (this process by default, or a
+    parent's finished children); the rest of the machine's busy time is the others'.
+    ``cores`` stays None where /proc/stat does not exist.
+    """
+
+    def __init__(self, own: Callable[[], float] = own_cpu_s):
+        self.own, self.cores = own, None
+
+    def __enter__(self) -> LoadMeter:
+        self._start = (time.perf_counter(), machine_cpu_s(), self.own())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall0, busy0, own0 = self._start
+        busy, wall = machine_cpu_s(), time.perf_counter() - wall0
+        if busy is not None and busy0 is not None and wall > 0:
+            self.cores = max(0.0, (busy - busy0 - (self.own() - own0)) / wall)
+
+
 def run_case(model_path: str, device: str, megapixels: float, repeat: int,
              threads: int | None, tile: int) -> dict[str, Any]:
     """Time one model on one device on one image size, in this process; a JSON-ready dict.
@@ -143,10 +187,11 @@ def run_case(model_path: str, device: str, megapixels: float, repeat: int,
     base_mb = current_rss_mb()
     image = synthetic_image(megapixels, info.channels)
     seconds = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        engine.denoise(image, BENCH_SIGMA, tile=tile)
-        seconds.append(time.perf_counter() - t)
+    with LoadMeter() as load:
+        for _ in range(repeat):
+            t = time.perf_counter()
+            engine.denoise(image, BENCH_SIGMA, tile=tile)
+            seconds.append(time.perf_counter() - t)
     h, w = image.shape[:2]
     median = statistics.median(seconds)
     return {
@@ -155,7 +200,7 @@ def run_case(model_path: str, device: str, megapixels: float, repeat: int,
         "megapixels": h * w / 1e6, "width": w, "height": h, "channels": info.channels,
         "threads": engine.threads, "tile": tile, "repeat": repeat, "seconds": seconds,
         "median_s": median, "mp_per_s": h * w / 1e6 / median, "session_s": session_s,
-        "base_rss_mb": base_mb, "peak_rss_mb": peak_rss_mb(),
+        "base_rss_mb": base_mb, "peak_rss_mb": peak_rss_mb(), "others_cores": load.cores,
     }
 
 
@@ -254,8 +299,7 @@ def command_line(args: argparse.Namespace) -> str:
     parts.append(f"--repeat {args.repeat}")
     if args.threads:
         parts.append(f"--threads {args.threads}")
-    if args.tile != 512:
-        parts.append(f"--tile {args.tile}")
+    parts.append(f"--tile {args.tile}")  # always: the default may change, the record must not
     if args.json:
         parts.append(f"--json {args.json}")
     return " ".join(parts)
@@ -274,6 +318,8 @@ def format_row(r: dict[str, Any]) -> str:
     extra = "-" if peak is None or base is None else f"{peak - base:.0f}"
     peak_s = "-" if peak is None else f"{peak:.0f}"
     note = f"  (asked for {r['requested_device']}: {r['fallback']})" if r.get("fallback") else ""
+    if (r.get("others_cores") or 0) >= BUSY_CORES:
+        note += f"  (other processes kept {r['others_cores']:.1f} cores busy)"
     return (f"{head} {r['mp_per_s']:>7.2f} {r['median_s']:>9.2f} {peak_s:>8} {extra:>9}"
             f"{note}")
 

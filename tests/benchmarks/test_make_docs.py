@@ -61,7 +61,7 @@ def test_missing_inputs_and_gui_log(tmp_path):
     assert gui == {"median_s": 0.84, "megapixels": 24.0, "model": "ae-color"}
     assert make_docs.parse_gui_log("no preview: timed out") is None
     page = make_docs.render(None, None, None, gui)
-    assert page.count("Not measured yet") == 3
+    assert page.count("Not measured yet") == 5  # bench, quant, tiles, peers, cli
     assert "0.84 s (median, 24 MP, ae-color) | met" in page
 
 
@@ -69,3 +69,44 @@ def test_tiny_inputs_are_labelled(tmp_path):
     make_docs = load_script("make_docs")
     tiny = {**BENCH, "rows": [{**BENCH["rows"][0], "megapixels": 0.05}]}
     assert "Tiny test case" in make_docs.render(tiny, None, None)
+
+
+def _evaluation(name: str, psnrs: dict[str, float]) -> dict:
+    return {"data": "CBSD68", "command": f"python -m training.evaluate --model {name}.onnx",
+            "methods": {name: {s: {"psnr": v, "ssim": 0.9} for s, v in psnrs.items()}}}
+
+
+QUANTIZE = {"command": "python -m training.quantize --model ae-color.onnx --out x.onnx",
+            "name": "ae-color-int8", "base_model": "ae-color", "precision": "int8",
+            "settings": {"format": "QDQ", "calibration": "minmax", "float_nodes": 30,
+                         "float_scale": 0.25}}
+
+
+def test_quant_section_compares_quality_and_speed():
+    make_docs = load_script("make_docs")
+    ref = _evaluation("ae-color", {"15": 33.06, "25": 30.50})
+    var = _evaluation("ae-color-int8", {"15": 33.00, "25": 30.49})
+    bench = {**BENCH, "rows": BENCH["rows"][:2] + [
+        {"model": "ae-color-int8", "device": "cpu", "megapixels": 24.0, "mp_per_s": 1.5,
+         "median_s": 16.0, "peak_rss_mb": 800.0, "base_rss_mb": 150.0}]}
+    page = make_docs.render(bench, None, None, quant=[ref, var, QUANTIZE])
+    assert "| 15 | 33.06 | 33.00 | -0.060 |" in page
+    assert "Largest loss 0.060 dB at sigma 15: **qualifies**" in page
+    assert "24 MP 0.99 vs 1.50 MP/s (x1.52)" in page
+    assert QUANTIZE["command"] in page and ref["command"] in page
+    worse = _evaluation("ae-color-int8", {"15": 32.90, "25": 30.49})
+    assert "**does not qualify**" in make_docs.render(None, None, None, quant=[ref, worse])
+
+
+def test_tile_sweep_and_busy_machine_warning():
+    make_docs = load_script("make_docs")
+    tiles = [{**BENCH, "command": f"denoiser bench --tile {t}", "rows": [
+        {**BENCH["rows"][1], "tile": t, "others_cores": busy}]}
+        for t, busy in ((512, 0.0), (1024, 0.9))]
+    page = make_docs.render(None, None, None, tiles=tiles)
+    assert "| 1024 | ae-color | 24.00 | 0.99 |" in page
+    assert "denoiser bench --tile 512" in page and "denoiser bench --tile 1024" in page
+    assert "Shared machine" not in page  # only the main tables' load is summarised
+    busy = {**BENCH, "rows": [{**BENCH["rows"][0], "others_cores": 0.9}]}
+    assert "**Shared machine:** other processes kept up to 0.9 cores" in make_docs.render(
+        busy, None, None)

@@ -33,7 +33,7 @@ def test_peers_tiny_run(capsys, tmp_path, data_dir, color_model, gray_model):
     out_json = tmp_path / "peers.json"
     code = peers.main(["--data", str(data_dir), "--models", str(color_model), str(gray_model),
                        "--crop", "32", "--dncnn-depth", "3", "--dncnn-width", "8",
-                       "--json", str(out_json)])
+                       "--slow-limit", "1", "--json", str(out_json)])
     assert code == 0
     out = capsys.readouterr().out
     result = json.loads(out_json.read_text())
@@ -44,10 +44,13 @@ def test_peers_tiny_run(capsys, tmp_path, data_dir, color_model, gray_model):
     assert any("ae-gray" in s for s in result["skipped"])
     rows = {r["method"]: r for r in result["rows"]}
     assert rows["ae-color"]["ratio_to_ours"] == pytest.approx(1.0)
-    assert rows["cbm3d"]["region"].startswith("centre 32x32")
+    assert rows["cbm3d"]["region"] == "centre 32x32 crops (1)"
     assert rows["dncnn-size (3x8, torch)"]["psnr"] is None
-    for name in ("ae-color", "opencv-nlm", "cbm3d"):
+    assert rows["dncnn-size (3x8, torch)"]["region"] == "full images (1)"
+    for name, images in (("ae-color", 2), ("opencv-nlm", 2), ("cbm3d", 1)):
         assert 10 < rows[name]["psnr"] < 60
-        assert rows[name]["sec_per_mp"] > 0 and rows[name]["images"] == 2
+        assert rows[name]["sec_per_mp"] > 0 and rows[name]["images"] == images
+        assert "others_cores" in rows[name]
     assert "--crop 32" in result["command"] and "--dncnn-depth 3" in result["command"]
+    assert "--slow-limit 1" in result["command"]
     assert "cbm3d" in out and "random weights" in out

@@ -4,6 +4,7 @@ and writes JSON. Speed is never asserted: these machines are shared."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -26,6 +27,7 @@ def test_bench_prints_a_row_per_model_and_device(capsys, tmp_path, installed_mod
         assert row["mp_per_s"] > 0 and len(row["seconds"]) == 1
         assert abs(row["megapixels"] - 0.05) < 0.01
         assert row["peak_rss_mb"] is None or row["peak_rss_mb"] > 0
+        assert "others_cores" in row
 
 
 def test_a_failing_case_is_a_row_not_a_crash(capsys, tmp_path, installed_models, build):
@@ -46,3 +48,12 @@ def test_synthetic_image_size_and_range():
     assert img.dtype == np.float32 and img.shape[2] == 3
     assert abs(img.shape[0] * img.shape[1] / 1e6 - 0.06) < 0.001
     assert 0.3 < float(img.mean()) < 0.7
+
+
+def test_load_meter_reports_other_processes_cores():
+    with bench.LoadMeter() as load:
+        sum(i * i for i in range(200_000))  # our own work is not the others' load
+    if bench.machine_cpu_s() is None:
+        assert load.cores is None
+    else:
+        assert 0.0 <= load.cores <= (os.cpu_count() or 1) + 0.5

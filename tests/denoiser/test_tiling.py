@@ -61,3 +61,34 @@ def test_crop_padded_is_a_view_inside_and_pads_outside():
     assert np.shares_memory(inside, img)
     edge = tiling.crop_padded(img, tiling.Tile(0, 0, 8, 8, (False,) * 4))
     np.testing.assert_array_equal(edge, np.pad(img, ((0, 3), (0, 2), (0, 0)), "reflect"))
+
+
+@pytest.mark.parametrize("length,tile,overlap,m", [
+    (6000, 1024, 64, 16), (4000, 512, 64, 16), (1232, 512, 64, 16), (96, 32, 16, 8), (40, 64, 8, 8),
+])
+def test_fitted_tile_covers_with_no_more_tiles(length, tile, overlap, m):
+    fitted = tiling.fitted_tile(length, tile, overlap, m)
+    assert fitted % m == 0 or fitted == length
+    assert fitted <= tile
+    starts = tiling.tile_starts(length, fitted, overlap, m)
+    assert len(starts) <= len(tiling.tile_starts(length, tile, overlap, m))
+    assert starts[-1] + fitted == length and (fitted - np.diff(starts) >= overlap).all()
+
+
+def test_layout_computes_less_overlap_on_a_large_photo():
+    """6000 x 4000 in 1024 px tiles: 1.53 times the pixels before fitting, 1.15 after."""
+    tiles = tiling.layout(4000, 6000, 1024, 64, 16)
+    computed = sum(t.shape[0] * t.shape[1] for t in tiles) / (4000 * 6000)
+    assert computed < 1.16 and len({t.shape for t in tiles}) == 1
+
+
+def test_accumulate_equals_weighted_sum_to_the_bit():
+    rng = np.random.default_rng(0)
+    out = rng.random((20, 30, 3), dtype=np.float32)
+    expected = out.copy()
+    result = rng.random((3, 16, 16), dtype=np.float32)  # C x h x w, the network's layout
+    t = tiling.Tile(8, 16, 24, 32, (True, False, True, False))  # hangs over two edges
+    w = tiling.tile_weight(t, 8)
+    expected[8:20, 16:30] += result.transpose(1, 2, 0)[:12, :14] * w[:12, :14, None]
+    tiling.accumulate(out, result, t, w)
+    np.testing.assert_array_equal(out, expected)

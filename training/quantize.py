@@ -1,0 +1,373 @@
+"""Reduced-precision variants of a shipped ONNX model (int8 or fp16), metadata carried over.
+
+``python -m training.quantize --model resources/models/ae-color.onnx
+--calib-data ../shared/datasets/train/CBSD432 --out ae-color-int8.onnx``
+
+Why a variant at all: on a CPU without fast float16, 8-bit integer convolutions are the one
+lever left once the graph, threads and tiling are tuned. Why a separate file instead of
+replacing the model: the variant is only worth shipping if it keeps the quality, and that is
+decided afterwards by ``training.evaluate`` (see ``within`` and ``--gate``).
+
+Methods:
+
+- ``static`` (default): int8 QDQ on the coarse layers, the fine ones left in float32
+  (``--float-scale``, see ``float_nodes``). Activation ranges are calibrated on noisy crops
+  of a few *training* images (never test images: the ranges would be tuned to the test set),
+  at noise levels spread over the model's range, because sigma drives the activation ranges.
+- ``dynamic``: int8 weights, activation ranges computed per run. No calibration data.
+- ``fp16``: weights and activations in float16 with float32 inputs and outputs; only worth
+  it where the execution provider has float16 kernels (CUDA; rarely a CPU).
+
+The output keeps every metadata key of the source, renamed ``<name>-<precision>`` so that both
+can be installed side by side, with ``precision``, ``quantization`` and ``base_model`` added.
+The source's ``benchmarks`` figures do not hold for the variant: they are dropped unless
+``--eval-json`` gives the variant's own (from ``training.evaluate --json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+METHODS = ("static", "dynamic", "fp16")
+CALIBRATIONS = ("minmax", "percentile", "entropy")
+PRECISION = {"static": "int8", "dynamic": "int8-dynamic", "fp16": "fp16"}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the calibration crops are cut: count, side, noise levels, seed."""
+
+    images: int = 12
+    crop: int = 256
+    sigmas: tuple[float, ...] = (5.0, 15.0, 25.0, 50.0, 75.0)
+    seed: int = 0
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+def calibration_feeds(folder: Path, channels: int, multiple: int, calib: Calibration,
+                      sigma_max: float) -> list[dict[str, np.ndarray]]:
+    """Model inputs for calibration: one noisy crop per image, sigmas cycling over the range.
+
+    Crops are centred and cut to a multiple of the model's ``multiple``; noise levels above
+    the model's ``sigma_max`` are left out (the model was never meant to see them).
+    """
+    from denoiser.noise import add_gaussian_noise
+    from training.data import list_images, load_image
+
+    paths = list_images(folder)[: calib.images]
+    if not paths:
+        raise SystemExit(f"no calibration images in {folder}")
+    sigmas = [s for s in calib.sigmas if s <= sigma_max] or [sigma_max]
+    side = max(multiple, calib.crop // multiple * multiple)
+    feeds = []
+    for i, path in enumerate(paths):
+        clean = _centre_crop(load_image(path, channels), side, multiple)
+        sigma = sigmas[i % len(sigmas)]
+        noisy = add_gaussian_noise(clean.astype(np.float32) / 255.0, sigma, seed=calib.seed + i)
+        feeds.append({
+            "noisy": np.ascontiguousarray(noisy.transpose(2, 0, 1)[None]),
+            "sigma": np.full((1, 1, *noisy.shape[:2]), sigma / 255.0, np.float32),
+        })
+    return feeds
+
+
+def _centre_crop(img: np.ndarray, side: int, multiple: int) -> np.ndarray:
+    """The centre ``side`` x ``side`` (smaller for a small image), sides a multiple."""
+    h, w = img.shape[:2]
+    ch = max(multiple, min(side, h) // multiple * multiple)
+    cw = max(multiple, min(side, w) // multiple * multiple)
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    return img[y0:y0 + ch, x0:x0 + cw]
+
+
+class _Reader:
+    """onnxruntime's CalibrationDataReader protocol over prepared feeds (inputs it has only)."""
+
+    def __init__(self, feeds: Sequence[dict[str, np.ndarray]], inputs: set[str]):
+        self._feeds: Iterator[dict[str, np.ndarray]] = iter(
+            [{k: v for k, v in f.items() if k in inputs} for f in feeds])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._feeds, None)
+
+    def rewind(self) -> None:
+        raise NotImplementedError("calibration reads the feeds once")
+
+
+# ----------------------------------------------------------------------------- conversion
+
+
+def name_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Give every unnamed node a unique name (in place; returns the model).
+
+    Why: the quantiser excludes nodes by name, and hand-built graphs often leave names
+    empty, so that excluding "" would exclude every unnamed node at once.
+    """
+    taken = {n.name for n in model.graph.node}
+    for i, node in enumerate(model.graph.node):
+        if not node.name:
+            name = f"{node.op_type}_{i}"
+            while name in taken:
+                name += "_"
+            node.name = name
+            taken.add(name)
+    return model
+
+
+def float_nodes(model: onnx.ModelProto, scale: float, probe: int = 64) -> list[str]:
+    """Nodes to keep in float32: those whose output is at least ``scale`` of the input's
+    height (found by shape inference on a ``probe`` x ``probe`` input), and the output node.
+
+    Why: the fine layers carry the detail that PSNR scores. On ae-color 0.1.0, measured on
+    held-out training images, quantising every layer cost 0.55 dB at sigma 15; keeping the
+    full- and half-resolution layers (``scale`` 0.5: stem, first encoder and last decoder
+    stages, tail) in float32 still cost 0.07 dB there, and 0.11 dB on CBSD68; keeping the
+    quarter-resolution ones too (0.25, the default) cost under 0.01 dB while the coarse
+    layers, where most of the int8 speed is, stay quantised. ``scale`` above 1 quantises
+    everything but the output. Nodes whose output is not an image-shaped tensor (reshapes of
+    the pixel-unshuffle stem) count as full resolution.
+    """
+    sized = onnx.ModelProto()
+    sized.CopyFrom(model)
+    for graph_input in sized.graph.input:
+        dims = graph_input.type.tensor_type.shape.dim
+        if len(dims) == 4:
+            dims[0].dim_value, dims[2].dim_value, dims[3].dim_value = 1, probe, probe
+    inferred = onnx.shape_inference.infer_shapes(sized).graph
+    heights = {v.name: _height(v) for v in [*inferred.value_info, *inferred.output]}
+    keep = []
+    for node in model.graph.node:
+        h = min((heights.get(o) or probe for o in node.output), default=probe)
+        if h >= scale * probe or "denoised" in node.output:
+            keep.append(node.name)
+    return keep
+
+
+def _height(value: onnx.ValueInfoProto) -> int | None:
+    """Height of an N x C x H x W tensor; None for other ranks (treated as full size)."""
+    dims = value.type.tensor_type.shape.dim
+    return dims[2].dim_value if len(dims) == 4 and dims[2].dim_value else None
+
+
+def quantize_static_int8(src: Path, out: Path, feeds: Sequence[dict[str, np.ndarray]],
+                         calibrate: str, per_channel: bool, reduce_range: bool,
+                         float_scale: float) -> dict:
+    """int8 QDQ with calibrated activation ranges; returns the settings for the metadata.
+
+    Layers at or above ``float_scale`` of the input resolution stay float32 (``float_nodes``),
+    and so does the final ``noisy - residual``: 8-bit rounding there lands on every pixel.
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+              "entropy": CalibrationMethod.Entropy}[calibrate]
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        model = name_nodes(onnx.load(str(pre)))
+        onnx.save(model, str(pre))
+        inputs = {i.name for i in model.graph.input}
+        exclude = float_nodes(model, float_scale)
+        quantize_static(str(pre), str(out), _Reader(feeds, inputs),
+                        quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                        reduce_range=reduce_range, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, calibrate_method=method,
+                        nodes_to_exclude=exclude,
+                        extra_options={"CalibTensorRangeSymmetric": False})
+    return {"method": "static", "format": "QDQ", "activations": "uint8", "weights": "int8",
+            "per_channel": per_channel, "reduce_range": reduce_range, "calibration": calibrate,
+            "float_scale": float_scale, "float_nodes": len(exclude),
+            "int8_nodes": len(model.graph.node) - len(exclude)}
+
+
+def quantize_dynamic_int8(src: Path, out: Path, per_channel: bool, reduce_range: bool) -> dict:
+    """int8 weights, activation ranges measured at run time (no calibration data)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(out), per_channel=per_channel, reduce_range=reduce_range,
+                     weight_type=QuantType.QInt8)
+    return {"method": "dynamic", "weights": "int8", "per_channel": per_channel,
+            "reduce_range": reduce_range}
+
+
+def convert_fp16(src: Path, out: Path) -> dict:
+    """float16 weights and activations, float32 at the inputs and outputs (the contract)."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    onnx.save(model, str(out))
+    return {"method": "fp16", "weights": "float16", "activations": "float16"}
+
+
+# ----------------------------------------------------------------------------- metadata
+
+
+def carry_metadata(src: Path, out: Path, settings: dict, eval_json: Sequence[Path]) -> dict:
+    """Copy the source's metadata onto ``out`` and mark the precision; returns the new dict."""
+    meta = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
+    base = meta.get("name") or src.stem
+    precision = PRECISION[settings["method"]]
+    meta.update({
+        "name": f"{base}-{precision}",
+        "base_model": base,
+        "precision": precision,
+        "quantization": json.dumps(settings),
+        "benchmarks": json.dumps(_benchmarks(eval_json)),
+        "description": (meta.get("description", "") + f" {precision} variant of {base}.").strip(),
+    })
+    _write_metadata(out, meta)
+    return meta
+
+
+def stamp_benchmarks(path: Path, eval_json: Sequence[Path]) -> None:
+    """Replace a variant's ``benchmarks`` metadata with its own evaluation figures.
+
+    Why apart from quantising: the figures exist only once the written variant has been
+    evaluated, and re-quantising to carry them would be wasted work.
+    """
+    model = onnx.load(str(path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    meta["benchmarks"] = json.dumps(_benchmarks(eval_json))
+    _write_metadata(path, meta, model)
+
+
+def _write_metadata(path: Path, meta: dict[str, str],
+                    model: onnx.ModelProto | None = None) -> None:
+    model = onnx.load(str(path)) if model is None else model
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+
+
+def _benchmarks(eval_json: Sequence[Path]) -> dict:
+    """The variant's own figures from ``training.evaluate --json`` files (none: empty)."""
+    if not eval_json:
+        return {}
+    from training.export import benchmarks_from  # torch is there whenever training is
+
+    return benchmarks_from(list(eval_json))
+
+
+# ----------------------------------------------------------------------------- the gate
+
+
+def psnr_drops(reference: dict, variant: dict) -> dict[str, float]:
+    """PSNR of the reference minus the variant's, per sigma (two ``evaluate --json`` dicts)."""
+    ref = next(iter(reference["methods"].values()))
+    var = next(iter(variant["methods"].values()))
+    return {s: ref[s]["psnr"] - var[s]["psnr"] for s in ref if s in var}
+
+
+def within(reference: dict, variant: dict, tolerance_db: float = 0.1) -> bool:
+    """True when the variant loses at most ``tolerance_db`` at every sigma both measured."""
+    drops = psnr_drops(reference, variant)
+    return bool(drops) and max(drops.values()) <= tolerance_db
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: Calibration,
+             calibrate: str = "minmax", per_channel: bool = True, reduce_range: bool = False,
+             float_scale: float = 0.25, eval_json: Sequence[Path] = ()) -> dict:
+    """Write the variant of ``src`` to ``out``; returns its metadata."""
+    from denoiser.models import load_model_info
+
+    info = load_model_info(src)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if method == "static":
+        if calib_data is None:
+            raise SystemExit("--calib-data is needed for static quantisation")
+        feeds = calibration_feeds(calib_data, info.channels, info.multiple, calib,
+                                  info.sigma_range[1])
+        settings = quantize_static_int8(src, out, feeds, calibrate, per_channel, reduce_range,
+                                        float_scale)
+        settings["calibration_images"] = f"{len(feeds)} centre crops of {calib_data.name}"
+    elif method == "dynamic":
+        settings = quantize_dynamic_int8(src, out, per_channel, reduce_range)
+    else:
+        settings = convert_fp16(src, out)
+    meta = carry_metadata(src, out, settings, eval_json)
+    load_model_info(out)  # the variant must still meet the model contract
+    return meta
+
+
+def _gate(paths: Sequence[Path], tolerance: float) -> int:
+    """``--gate REF.json VARIANT.json``: exit 0 if within tolerance at every sigma, else 1."""
+    ref, var = (json.loads(p.read_text(encoding="utf-8")) for p in paths)
+    for sigma, drop in psnr_drops(ref, var).items():
+        print(f"sigma {sigma}: {drop:+.3f} dB lost")
+    ok = within(ref, var, tolerance)
+    print(f"{'within' if ok else 'NOT within'} {tolerance:g} dB at every sigma")
+    return 0 if ok else 1
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", type=Path, help="the float32 ONNX model")
+    p.add_argument("--out", type=Path, help="where to write the variant")
+    p.add_argument("--method", choices=METHODS, default="static")
+    p.add_argument("--calib-data", type=Path, help="folder of training images (static only)")
+    p.add_argument("--calib-images", type=int, default=Calibration.images,
+                   help=f"how many images to calibrate on (default {Calibration.images})")
+    p.add_argument("--crop", type=int, default=Calibration.crop,
+                   help=f"calibration crop side in pixels (default {Calibration.crop})")
+    p.add_argument("--calibrate", choices=CALIBRATIONS, default="minmax",
+                   help="how activation ranges are chosen (default minmax)")
+    p.add_argument("--no-per-channel", dest="per_channel", action="store_false",
+                   help="one weight scale per tensor instead of per output channel")
+    p.add_argument("--reduce-range", action="store_true",
+                   help="7-bit weights: avoids int16 saturation on AVX2 CPUs without VNNI")
+    p.add_argument("--float-scale", type=float, default=0.25, metavar="F",
+                   help="keep layers at F of the input resolution or finer in float32 "
+                        "(default 0.25: full, half and quarter resolution; 2: quantise all)")
+    p.add_argument("--eval-json", type=Path, nargs="*", default=[],
+                   help="the variant's training.evaluate --json figures for its metadata")
+    p.add_argument("--json", type=Path,
+                   help="also write the command, the new name and the settings here "
+                        "(benchmarks/make_docs.py --quant reads it)")
+    p.add_argument("--gate", type=Path, nargs=2, metavar=("REF_JSON", "VARIANT_JSON"),
+                   help="only compare two evaluate JSONs: exit 1 if the variant loses more "
+                        "than --tolerance dB at any sigma")
+    p.add_argument("--tolerance", type=float, default=0.1, help="dB (default 0.1)")
+    args = p.parse_args(argv)
+    if args.gate is None and (args.model is None or args.out is None):
+        p.error("--model and --out are required (unless --gate)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.gate is not None:
+        return _gate(args.gate, args.tolerance)
+    calib = Calibration(images=args.calib_images, crop=args.crop)
+    meta = quantize(args.model, args.out, args.method, args.calib_data, calib, args.calibrate,
+                    args.per_channel, args.reduce_range, args.float_scale, args.eval_json)
+    size = args.out.stat().st_size / 1e6
+    print(f"wrote {args.out} ({size:.1f} MB): {meta['name']}, {meta['quantization']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "command": "python -m training.quantize " + " ".join(sys.argv[1:] if argv is None
+                                                                else argv),
+            "model": str(args.out), "name": meta["name"], "base_model": meta["base_model"],
+            "precision": meta["precision"], "settings": json.loads(meta["quantization"]),
+            "megabytes": size}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
