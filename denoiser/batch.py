@@ -18,6 +18,7 @@ import numpy as np
 from denoiser.cancel import CancelToken
 from denoiser.engine import Engine, Progress
 from denoiser.errors import DenoiserError, ImageWriteError
+from denoiser.tiling import DEFAULT_TILE
 
 DEFAULT_SUFFIX = "_denoised"
 UNCERTAINTY_SUFFIX = "_uncertainty"
@@ -184,7 +185,7 @@ def denoise_file(
     dst: Path,
     sigma: float | str | None = "auto",
     *,
-    tile: int = 512,
+    tile: int = DEFAULT_TILE,
     samples: int = 0,
     uncertainty: bool = False,
     overwrite: bool = False,

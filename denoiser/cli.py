@@ -20,6 +20,7 @@ from typing import TextIO
 
 from denoiser import __version__
 from denoiser.errors import Cancelled, DenoiserError, ModelError
+from denoiser.tiling import DEFAULT_TILE
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 COMMANDS = ("denoise", "models", "bench", "batch")
@@ -85,8 +86,8 @@ def add_image_options(p, threads_help: str = "CPU threads (default: all cores)")
     p.add_argument("--sigma", type=_sigma, default="auto", metavar="N|auto",
                    help="noise level on the 0-255 scale, or 'auto' to estimate it (default)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--tile", type=_positive, default=512, metavar="N",
-                   help="tile size in pixels; smaller uses less memory (default 512)")
+    p.add_argument("--tile", type=_positive, default=DEFAULT_TILE, metavar="N",
+                   help=f"tile size in pixels; smaller uses less memory (default {DEFAULT_TILE})")
     p.add_argument("--threads", type=_positive, default=None, metavar="N", help=threads_help)
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--suffix", default="_denoised", help="added to output names")
