@@ -230,3 +230,10 @@ def test_spec_builds_two_executables_and_a_mac_bundle() -> None:
     spec = (PACKAGING / "denoiser-studio.spec").read_text()
     assert spec.count("EXE(") == 2 and spec.count("COLLECT(") == 1
     assert "BUNDLE(" in spec and "hdiutil" in (PACKAGING / "macos" / "make_dmg.sh").read_text()
+
+
+def test_a_model_with_a_shipped_int8_variant_goes_as_the_variant(tmp_path: Path) -> None:
+    for name in ("ae-color", "ae-color-int8", "ae-gray"):
+        (tmp_path / f"{name}.onnx").write_bytes(b"x")
+    assert [p.name for p in build.models_to_bundle(tmp_path)] == ["ae-color-int8.onnx",
+                                                                 "ae-gray.onnx"]
