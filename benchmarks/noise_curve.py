@@ -13,7 +13,8 @@ CCM, with and without the Bayer mosaic, no JPEG), estimated with the default fit
 gives the median ratio of the estimated sigma map to the one the synthesis states. The
 demosaiced noise is spatially correlated, with little power at high frequencies, and a
 patch-PCA estimate reads the smallest-eigenvalue direction: it sees far less than the
-per-pixel std.
+per-pixel std. benchmarks/camera_noise_estimation.py measures the estimate made for that
+noise (``estimate_sigma(..., noise_type="camera")``).
 
     python benchmarks/noise_curve.py
     python benchmarks/noise_curve.py --scenes 5 --size 720 960

@@ -162,7 +162,7 @@ def _noise_level(engine: Engine, pixels: np.ndarray, sigma: float | str | None) 
         from denoiser.noise import estimate_sigma
 
         try:
-            return float(estimate_sigma(pixels))
+            return float(estimate_sigma(pixels, noise_type=engine.model.noise_type))
         except ValueError as e:  # too small, or NaNs: the user can still give a level
             raise NoiseLevelError(f"Cannot estimate the noise level ({str(e).rstrip('.')}); "
                                   "give one with --sigma.") from e

@@ -30,7 +30,10 @@ Known limit: demosaiced, in-camera-denoised or JPEG-compressed noise is spatiall
 correlated, with little power at high frequencies. The smallest patch eigenvalue then
 reads far less than the per-pixel std (about a tenth for bilinear-demosaiced noise, see
 benchmarks/noise_curve.py). Such a curve understates the per-pixel std by a factor that
-depends on the camera's processing; calibrating it is not done here.
+depends on the camera's processing. ``denoiser.noise.estimate_sigma(..., noise_type=
+"camera")`` estimates the mean per-pixel std of such noise; a constant map of it measured
+closer to the true map than this curve's map (benchmarks/camera_noise_estimation.py
+--curve), so the curve is not calibrated with it here.
 """
 
 from __future__ import annotations

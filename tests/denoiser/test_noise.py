@@ -122,3 +122,78 @@ def test_twelve_megapixels_well_under_a_second() -> None:
     elapsed = time.perf_counter() - start
     assert value == pytest.approx(8, abs=tolerance(8))
     assert elapsed < 2.0, f"{elapsed:.2f} s"
+
+
+# ----------------------------------------------------------------------------- camera noise
+
+
+def correlated_noise(shape: tuple[int, ...], sigma: float, seed: int) -> np.ndarray:
+    """Noise of per-pixel std ``sigma`` (0-255) and the spectrum of bilinear-demosaiced noise.
+
+    White noise blurred by the 3 x 3 binomial kernel (bilinear interpolation's R/B kernel:
+    no power at the Nyquist frequency, where patch PCA looks), rescaled to the exact std.
+    """
+    rng = np.random.default_rng(seed)
+    white = rng.standard_normal((shape[0] + 2, shape[1] + 2, *shape[2:]))
+    rows = white[:-2] + 2 * white[1:-1] + white[2:]
+    blurred = rows[:, :-2] + 2 * rows[:, 1:-1] + rows[:, 2:]
+    return (blurred / np.sqrt(36.0) * sigma / 255).astype(np.float32)  # 36 = (1+4+1)^2
+
+
+def correlated_tolerance(sigma: float) -> float:
+    """Looser than for white noise: texture the selection lets in reads as low-frequency noise."""
+    return 1.0 + 0.15 * sigma
+
+
+@pytest.mark.parametrize("sigma", [5, 15, 30])
+def test_camera_estimate_reads_correlated_noise(sigma: float) -> None:
+    """The per-pixel std of correlated noise, where the white-noise estimate reads a fraction."""
+    clean = colour_scene(seed=2)
+    noisy = clean + correlated_noise(clean.shape, sigma, seed=sigma)
+    assert estimate_sigma(noisy, noise_type="camera") == pytest.approx(
+        sigma, abs=correlated_tolerance(sigma)
+    )
+    assert estimate_sigma(noisy) < 0.5 * sigma  # why camera models need their own estimate
+
+
+def test_camera_estimate_on_flat_correlated_noise_is_unbiased() -> None:
+    """No texture at all: what is left is the fit itself (selection cut and its correction)."""
+    noisy = np.float32(0.5) + correlated_noise((320, 480), 20.0, seed=11)
+    assert estimate_sigma(noisy, noise_type="camera") == pytest.approx(20.0, rel=0.03)
+
+
+@pytest.mark.parametrize("sigma", [5, 25])
+def test_camera_estimate_keeps_white_noise_accuracy(sigma: float) -> None:
+    """Camera models also see white noise (and the protocol's benchmark); it must read right."""
+    noisy = add_gaussian_noise(colour_scene(), sigma, seed=3)
+    assert estimate_sigma(noisy, noise_type="camera") == pytest.approx(
+        sigma, abs=tolerance(sigma)
+    )
+
+
+def test_unknown_noise_type_is_the_protocol_estimate() -> None:
+    noisy = add_gaussian_noise(scene(), 10, seed=6)
+    assert estimate_sigma(noisy, noise_type="unknown") == estimate_sigma(noisy)
+
+
+def test_camera_estimate_deterministic_and_grey() -> None:
+    clean = scene()
+    noisy = clean + correlated_noise(clean.shape, 12.0, seed=4)
+    first = estimate_sigma(noisy, noise_type="camera")
+    assert first == estimate_sigma(noisy.copy(), noise_type="camera")
+    assert first == pytest.approx(12.0, abs=correlated_tolerance(12.0))
+
+
+@pytest.mark.slow
+def test_camera_estimate_on_twelve_megapixels() -> None:
+    """Correlated noise on 12 MP: the fit iterates, so it costs more than the white estimate
+    (about 1.5 s on an idle CI core); the bound is generous for a busy machine."""
+    height, width = 3000, 4000
+    ramp = np.linspace(0.1, 0.9, width, dtype=np.float32)[None, :, None]
+    noisy = ramp + correlated_noise((height, width, 3), 8.0, seed=1)
+    estimate_sigma(noisy[:64, :64], noise_type="camera")  # warm-up
+    start = time.perf_counter()
+    value = estimate_sigma(noisy, noise_type="camera")
+    elapsed = time.perf_counter() - start
+    assert value == pytest.approx(8, abs=correlated_tolerance(8))
+    assert elapsed < 8.0, f"{elapsed:.2f} s"
