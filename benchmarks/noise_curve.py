@@ -16,14 +16,21 @@ patch-PCA estimate reads the smallest-eigenvalue direction: it sees far less tha
 per-pixel std. benchmarks/camera_noise_estimation.py measures the estimate made for that
 noise (``estimate_sigma(..., noise_type="camera")``).
 
+Part 3: the time on one large photo (``--megapixels``, 12 by default; 0 skips it), a colour
+ramp with Poisson-Gaussian noise: the fit (``linear_light=False``), and a sigma map of the
+whole photo from a curve fitted on its corner. The cost of the fit follows the sampled patch
+count, not the image size; a busy machine reads slower (best of ``--repeat`` runs).
+
     python benchmarks/noise_curve.py
     python benchmarks/noise_curve.py --scenes 5 --size 720 960
+    python benchmarks/noise_curve.py --scenes 0 --no-camera    # only the 12 MP timing
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -38,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scenes", type=int, default=2, help="synthetic scenes per setting")
     parser.add_argument("--size", type=int, nargs=2, default=[480, 640], metavar=("H", "W"))
     parser.add_argument("--no-camera", action="store_true", help="skip part 2 (torch)")
+    parser.add_argument("--megapixels", type=float, default=12.0,
+                        help="size of the photo timed in part 3 (0 skips it)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs in part 3")
     return parser.parse_args(argv)
 
 
@@ -124,17 +134,48 @@ def camera_noise_table(scenes: list[np.ndarray]) -> None:
             print(f"{a:8.1e} {b:8.1e} {mosaic:6.0f} | {np.mean(ratios):17.2f}")
 
 
+def best_time(run: Callable[[], object], repeat: int) -> tuple[object, float]:
+    """The last result of ``run`` and its fastest time in seconds over ``repeat`` runs."""
+    result, times = None, []
+    for _ in range(max(repeat, 1)):
+        start = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - start)
+    return result, min(times)
+
+
+def large_photo_times(megapixels: float, repeat: int, a: float = 2e-3, b: float = 1e-5) -> None:
+    """Seconds for the fit and for a whole-photo sigma map on a ``megapixels`` photo."""
+    width = round(np.sqrt(megapixels * 1e6 * 4 / 3))
+    height = round(width * 3 / 4)
+    ramp = np.linspace(0.05, 0.95, width, dtype=np.float32)[None, :, None]
+    noise = np.random.default_rng(0).standard_normal((height, width, 3), dtype=np.float32)
+    noisy = ramp + noise * np.sqrt(np.float32(a) * ramp + np.float32(b))
+    estimate_noise_curve(noisy[:64, :64])  # warm-up (lazy set-up)
+    curve, fit_s = best_time(lambda: estimate_noise_curve(noisy, linear_light=False), repeat)
+    worst = float(np.abs(std_errors(curve, a, b)).max())
+    corner = estimate_noise_curve(noisy[:512, :512])
+    _, map_s = best_time(lambda: corner.sigma_map(noisy), repeat)
+    print(f"\n{width} x {height} ({megapixels:g} MP) ramp, a {a:.0e}, b {b:.0e}; "
+          f"best of {repeat}")
+    print(f"fit (linear_light=False) {fit_s:6.2f} s, worst std error {100 * worst:.1f}%")
+    print(f"sigma map of the photo   {map_s:6.2f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     height, width = args.size
     scenes = [colour_scene(height, width, s) for s in range(args.scenes)]
-    estimate_noise_curve(scenes[0][:64, :64])  # warm-up
-    print(f"{args.scenes} synthetic colour scenes of {width} x {height}; "
-          f"std errors over image values {LEVELS[0]:.1f}..{LEVELS[-1]:.1f}, all channels")
-    white_noise_table(scenes, linear=False)
-    white_noise_table(scenes, linear=True)
-    if not args.no_camera:
-        camera_noise_table(scenes)
+    if scenes:
+        estimate_noise_curve(scenes[0][:64, :64])  # warm-up
+        print(f"{args.scenes} synthetic colour scenes of {width} x {height}; "
+              f"std errors over image values {LEVELS[0]:.1f}..{LEVELS[-1]:.1f}, all channels")
+        white_noise_table(scenes, linear=False)
+        white_noise_table(scenes, linear=True)
+        if not args.no_camera:
+            camera_noise_table(scenes)
+    if args.megapixels > 0:
+        large_photo_times(args.megapixels, args.repeat)
     return 0
 
 

@@ -4,8 +4,9 @@
 
 Each row is one photo: a crop at 1:1 (so the noise is visible as it is) of the original and
 of each model's output with the app's Auto strength, as a user would get it. There is no
-clean reference for real noise, so the picture is for looking at, not for a score. The
-estimated noise level of each photo is printed and written in its row.
+clean reference for real noise, so the picture is for looking at, not for a score. Auto reads
+the level the way each model needs it (``noise_type`` in its metadata: white Gaussian noise or
+camera noise), so each photo's row names the level of each kind, as printed.
 """
 
 from __future__ import annotations
@@ -41,14 +42,20 @@ def to_rgb8(a: np.ndarray) -> Image.Image:
     return Image.fromarray((a * 255 + 0.5).astype(np.uint8), "RGB")
 
 
-def row_images(path: Path, models, crop: int, threads: int) -> tuple[list[np.ndarray], float]:
+def auto_levels(pixels: np.ndarray, models) -> dict[str, float]:
+    """The Auto level (0-255) of each noise type among ``models``, as the engine reads it."""
+    kinds = sorted({m.noise_type if m.noise_type == "camera" else "gaussian" for m in models})
+    return {k: float(estimate_sigma(pixels, noise_type=k)) for k in kinds}
+
+
+def row_images(path: Path, models, crop: int, threads: int) -> tuple[list[np.ndarray], dict]:
     """The original crop and every model's output on the whole photo, cropped alike."""
     pixels = read_image(path).pixels
     outs = [centre_crop(pixels, crop)]
     for m in models:
         out = get_engine(m, device="cpu", threads=threads).denoise(pixels, None)
         outs.append(centre_crop(out, crop))
-    return outs, float(estimate_sigma(pixels))
+    return outs, auto_levels(pixels, models)
 
 
 def compose(rows: list[tuple[str, list[np.ndarray]]], headers: list[str], crop: int) -> Image.Image:
@@ -79,9 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in sorted(args.data.iterdir()):
         if path.suffix.lower() not in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}:
             continue
-        tiles, level = row_images(path, models, args.crop, args.threads)
-        print(f"{path.name}: estimated noise level {level:.1f}")
-        rows.append((f"{path.stem}  (Auto level {level:.1f})", tiles))
+        tiles, levels = row_images(path, models, args.crop, args.threads)
+        said = ", ".join(f"{kind} {level:.1f}" for kind, level in levels.items())
+        print(f"{path.name}: Auto level {said}")
+        rows.append((f"{path.stem}  (Auto level: {said})", tiles))
     sheet = compose(rows, ["original"] + [m.name for m in models], args.crop)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out, optimize=True)

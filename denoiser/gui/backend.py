@@ -17,11 +17,13 @@ import numpy as np
 from denoiser.cancel import CancelToken
 from denoiser.errors import DenoiserError
 from denoiser.gui import preview
+from denoiser.tiling import DEFAULT_TILE
 
 Progress = Callable[[float], None]
 
 # largest centred crop used for the Auto noise estimate: on a 24 MP photo the middle
 # megapixel gives the same figure (the estimator samples patches anyway) in 0.3 s, not 4 s
+# (the camera-noise estimate fits a covariance model and costs several times that)
 SIGMA_CROP = 1024
 
 
@@ -62,13 +64,20 @@ def is_supported(path: str | Path) -> bool:
     return bool(_is(path))
 
 
-def estimate_sigma(pixels: np.ndarray, crop: int = SIGMA_CROP) -> float:
-    """Noise level (0-255 scale) from the middle ``crop`` x ``crop`` of the image."""
+def model_noise_type(model: Any) -> str:
+    """The noise ``model`` was trained on (its metadata): it decides how Auto estimates,
+    because a camera model's sigma is the per-pixel std of correlated noise."""
+    return str(getattr(model, "noise_type", None) or "gaussian")
+
+
+def estimate_sigma(pixels: np.ndarray, crop: int = SIGMA_CROP, *, noise_type: str) -> float:
+    """Noise level (0-255 scale) from the middle ``crop`` x ``crop`` of the image, as a
+    model trained on ``noise_type`` noise means it (see :func:`model_noise_type`)."""
     from denoiser.noise import estimate_sigma as _est
 
     y0, x0, y1, x1 = preview.central_crop(pixels.shape, crop)
     try:
-        return float(_est(np.ascontiguousarray(pixels[y0:y1, x0:x1])))
+        return float(_est(np.ascontiguousarray(pixels[y0:y1, x0:x1]), noise_type=noise_type))
     except ValueError as e:  # too small, or NaNs: say so instead of "unexpected error"
         raise DenoiserError("The noise level of this picture cannot be estimated "
                             f"({e}); turn Auto off and set the strength by hand.") from e
@@ -119,8 +128,9 @@ def _progress_adapter(progress: Progress | None) -> Callable[..., None] | None:
     return cb
 
 
-def denoise(engine: Any, pixels: np.ndarray, sigma: float | None, *, tile: int = 512,
-            progress: Progress | None = None, cancel: CancelToken | None = None) -> np.ndarray:
+def denoise(engine: Any, pixels: np.ndarray, sigma: float | None, *,
+            tile: int = DEFAULT_TILE, progress: Progress | None = None,
+            cancel: CancelToken | None = None) -> np.ndarray:
     return engine.denoise(pixels, sigma, tile=tile, progress=_progress_adapter(progress),
                           cancel=cancel)
 
@@ -135,8 +145,8 @@ def denoise_region(engine: Any, pixels: np.ndarray, sigma: float | None,
     return out
 
 
-def sample(engine: Any, pixels: np.ndarray, sigma: float | None, k: int, *, tile: int = 512,
-           progress: Progress | None = None,
+def sample(engine: Any, pixels: np.ndarray, sigma: float | None, k: int, *,
+           tile: int = DEFAULT_TILE, progress: Progress | None = None,
            cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) over ``k`` VAE samples, for the uncertainty view."""
     kwargs: dict[str, Any] = {"seed": 0}

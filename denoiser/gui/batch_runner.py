@@ -20,6 +20,7 @@ from denoiser.gui.batch_plan import FORMATS
 from denoiser.gui.qtcompat import emit
 from denoiser.gui.saving import save_pixels, settings_note
 from denoiser.gui.workers import Job
+from denoiser.tiling import DEFAULT_TILE
 
 
 class OutputExists(ImageWriteError):
@@ -31,7 +32,7 @@ class BatchOptions:
     model: Any
     sigma: float | None  # None = estimate per image
     device: str = "auto"
-    tile: int = 512
+    tile: int = DEFAULT_TILE
     fmt: str = "same"
     quality: int = 95
     keep_metadata: bool = True
@@ -101,7 +102,8 @@ def _one(job: Job, engine: Any, task: BatchTask, opts: BatchOptions, n: int, tot
     pixels = np.asarray(loaded.pixels, dtype=np.float32)
     sigma = opts.sigma
     if sigma is None and not getattr(opts.model, "blind", False):
-        sigma = backend.estimate_sigma(pixels)
+        sigma = backend.estimate_sigma(pixels,
+                                       noise_type=backend.model_noise_type(opts.model))
     result = backend.denoise(engine, pixels, sigma, tile=opts.tile, progress=progress,
                              cancel=task.token)
     check()  # last chance: once writing starts, the file is finished atomically

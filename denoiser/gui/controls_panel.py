@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from denoiser.gui.model_picker import ModelPicker
 from denoiser.gui.qtcompat import emit
 from denoiser.gui.render_work import RenderParams
+from denoiser.tiling import DEFAULT_TILE
 
 DEVICES = (("auto", "Auto"), ("cpu", "CPU"), ("cuda", "CUDA (NVIDIA GPU)"))
 SLIDER_STEPS = 10  # slider ticks per sigma unit
@@ -126,7 +127,7 @@ class ControlsPanel(QWidget):
         self.tile_spin.setObjectName("tile_spin")
         self.tile_spin.setRange(64, 4096)
         self.tile_spin.setSingleStep(64)
-        self.tile_spin.setValue(512)
+        self.tile_spin.setValue(DEFAULT_TILE)
         self.tile_spin.setSuffix(" px")
         self.tile_spin.setToolTip("Smaller tiles use less memory; larger ones are a bit faster")
         alay.addRow("Tile size", self.tile_spin)

@@ -53,7 +53,9 @@ class Document:
     path: Path | None = None  # None for a pasted image
     loaded: Any = None  # the core's LoadedImage (keeps EXIF, ICC, bit depth)
     alpha: np.ndarray | None = None
-    sigma_estimate: float | None = None
+    # Auto noise level per noise type (backend.model_noise_type): a camera model reads the
+    # same picture's noise differently, and switching models back should not re-estimate
+    sigma_estimates: dict[str, float] = field(default_factory=dict)
     rendered: Rendered | None = None
     compare: Rendered | None = None
     saved_path: Path | None = None

@@ -256,6 +256,9 @@ class Pipeline(QObject):
             return
         self.session.want_compare = self.win.view.mode() == "models"
         self.session.set_params(params, immediate=self.session.params is None)
+        # another model may read the noise differently (camera vs Gaussian): show its own
+        # estimate, or none until its render makes one
+        self.win.controls.set_estimate(self.session.estimate())
         self.win.saver.update_actions()
         if params.compare_model is not None:
             self.win.view.set_model_names(params.model.name, params.compare_model.name)

@@ -30,6 +30,7 @@ from denoiser.gui.render_work import (
     draft_preview,
     engine_info,
     full_render,
+    known_sigma,
     make_preview,
     resolve_sigma,
 )
@@ -185,8 +186,14 @@ class RenderSession(QObject):
         doc, params = self.doc, self.params
         if doc is None or params is None or doc.rendered is None:
             return False
-        sigma = params.sigma if params.sigma is not None else doc.sigma_estimate
-        return doc.rendered.key == params.key(sigma)
+        return doc.rendered.key == params.key(known_sigma(doc, params))
+
+    def estimate(self) -> float | None:
+        """The document's Auto estimate for the current model's noise type, if made yet."""
+        doc, params = self.doc, self.params
+        if doc is None or params is None:
+            return None
+        return doc.sigma_estimates.get(backend.model_noise_type(params.model))
 
     def is_running(self) -> bool:
         return any(_alive(j) and j.isRunning() for j in (self._main, self._preview,
@@ -265,7 +272,7 @@ class RenderSession(QObject):
         """Only the VAE blend changed: re-mix the stored result and spread (fast) instead
         of denoising and sampling again. Returns False if a full render is needed."""
         r = doc.rendered
-        sigma = params.sigma if params.sigma is not None else doc.sigma_estimate
+        sigma = known_sigma(doc, params)
         if r is None or r.raw is None or r.std is None or r.key[:3] != params.key(sigma)[:3]:
             return False
         zoom = self._view[1]
@@ -367,9 +374,14 @@ class RenderSession(QObject):
         if kind == "engine":
             emit(self.engineReady, value[1], value[2])
         elif kind == "sigma":
-            if self.doc is not None and self.params is not None and self.params.sigma is None:
-                self.doc.sigma_estimate = value[1]
-            emit(self.sigmaEstimated, value[1])
+            # kept per noise type, shown only for the current model's: the second model's
+            # estimate, or one from before a model switch, may be for another type
+            _, sigma, noise = value
+            if self.doc is not None:
+                self.doc.sigma_estimates[noise] = sigma
+            if (self.params is not None
+                    and backend.model_noise_type(self.params.model) == noise):
+                emit(self.sigmaEstimated, sigma)
         elif kind == "preview" and value[1] is not None:
             patch: PreviewPatch = value[1]
             if self.is_current():

@@ -25,6 +25,7 @@ from denoiser.gui.qimage_convert import (
     residual_gain,
 )
 from denoiser.gui.workers import Job
+from denoiser.tiling import DEFAULT_TILE
 
 Box = tuple[int, int, int, int]  # y0, x0, y1, x1
 
@@ -42,7 +43,7 @@ class RenderParams:
     model: Any  # denoiser.models.ModelInfo
     sigma: float | None = None  # None = Auto (estimated)
     device: str = "auto"
-    tile: int = 512
+    tile: int = DEFAULT_TILE
     samples: int = 0  # VAE samples for the uncertainty view (0 = off)
     blend: float = 0.0  # lean toward the original where the VAE is unsure
     compare_model: Any = None
@@ -69,16 +70,24 @@ def engine_info(engine: Any, params: RenderParams) -> tuple[str, str]:
             str(getattr(engine, "fallback_reason", "") or ""))
 
 
+def known_sigma(doc: Document, params: RenderParams) -> float | None:
+    """The sigma a render with ``params`` uses, as far as known without estimating: the
+    user's, or the document's estimate for the model's noise type (None for a blind model)."""
+    if getattr(params.model, "blind", False) or params.sigma is not None:
+        return params.sigma
+    return doc.sigma_estimates.get(backend.model_noise_type(params.model))
+
+
 def resolve_sigma(doc: Document, params: RenderParams) -> Generator[tuple, None, float | None]:
-    """The sigma to use: the user's, or the document's estimate (computed once)."""
-    if getattr(params.model, "blind", False):
+    """The sigma to use: the user's, or the document's estimate for the model's noise type
+    (computed once per type). Yields ("sigma", estimate, noise type) for Auto."""
+    if getattr(params.model, "blind", False) or params.sigma is not None:
         return params.sigma
-    if params.sigma is not None:
-        return params.sigma
-    sigma = doc.sigma_estimate
+    kind = backend.model_noise_type(params.model)
+    sigma = doc.sigma_estimates.get(kind)
     if sigma is None:
-        sigma = backend.estimate_sigma(doc.pixels)
-    yield ("sigma", sigma)
+        sigma = backend.estimate_sigma(doc.pixels, noise_type=kind)
+    yield ("sigma", sigma, kind)
     return sigma
 
 
@@ -162,7 +171,8 @@ def _draft_sigma(draft: Draft, params: RenderParams) -> float | None:
     """The noise level on the full image's scale: the user's, or measured on the draft."""
     if getattr(params.model, "blind", False) or params.sigma is not None:
         return params.sigma
-    return backend.estimate_sigma(draft.u8, DRAFT_SIGMA_CROP) * draft.scale
+    kind = backend.model_noise_type(params.model)
+    return backend.estimate_sigma(draft.u8, DRAFT_SIGMA_CROP, noise_type=kind) * draft.scale
 
 
 def full_render(job: Job, engine: Any, doc: Document, params: RenderParams,

@@ -13,6 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from denoiser.tiling import DEFAULT_TILE
+
 ORGANISATION = "denoiser-studio"
 APPLICATION = "denoiser-studio"
 MAX_RECENT = 10
@@ -24,7 +26,7 @@ _DEFAULTS: dict[str, tuple[Any, type]] = {
     "sigma": (25.0, float),
     "auto_sigma": (True, bool),
     "device": ("auto", str),
-    "tile": (512, int),
+    "tile": (DEFAULT_TILE, int),
     "view_mode": ("split", str),
     "after_layer": ("result", str),
     "output_dir": ("", str),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -110,18 +108,14 @@ def test_add_gaussian_noise_is_the_protocol() -> None:
 
 
 @pytest.mark.slow
-def test_twelve_megapixels_well_under_a_second() -> None:
-    """Cost follows the sampled patch count, not the image size (bound generous for busy CI)."""
+def test_twelve_megapixels() -> None:
+    """Patches are sampled on a thinned grid: a 12 MP photo still reads right (its time is
+    measured in benchmarks/noise_estimation.py, not asserted here)."""
     height, width = 3000, 4000
     ramp = np.linspace(0.1, 0.9, width, dtype=np.float32)[None, :, None]
     rng = np.random.default_rng(0)
     noisy = ramp + rng.standard_normal((height, width, 3), dtype=np.float32) * np.float32(8 / 255)
-    estimate_sigma(noisy[:64, :64])  # warm-up (caches, lazy imports)
-    start = time.perf_counter()
-    value = estimate_sigma(noisy)
-    elapsed = time.perf_counter() - start
-    assert value == pytest.approx(8, abs=tolerance(8))
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    assert estimate_sigma(noisy) == pytest.approx(8, abs=tolerance(8))
 
 
 # ----------------------------------------------------------------------------- camera noise
@@ -186,14 +180,9 @@ def test_camera_estimate_deterministic_and_grey() -> None:
 
 @pytest.mark.slow
 def test_camera_estimate_on_twelve_megapixels() -> None:
-    """Correlated noise on 12 MP: the fit iterates, so it costs more than the white estimate
-    (about 1.5 s on an idle CI core); the bound is generous for a busy machine."""
+    """Correlated noise on 12 MP reads right (the time: benchmarks/noise_estimation.py)."""
     height, width = 3000, 4000
     ramp = np.linspace(0.1, 0.9, width, dtype=np.float32)[None, :, None]
     noisy = ramp + correlated_noise((height, width, 3), 8.0, seed=1)
-    estimate_sigma(noisy[:64, :64], noise_type="camera")  # warm-up
-    start = time.perf_counter()
     value = estimate_sigma(noisy, noise_type="camera")
-    elapsed = time.perf_counter() - start
     assert value == pytest.approx(8, abs=correlated_tolerance(8))
-    assert elapsed < 8.0, f"{elapsed:.2f} s"

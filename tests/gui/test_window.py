@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from guihelpers import LONG, drop_urls, noisy_float, write_photo
+from guihelpers import LONG, drop_urls, noisy_float, write_camera_photo, write_photo
 from PIL import Image
 from PySide6.QtCore import QPointF
 
@@ -141,10 +141,50 @@ def test_auto_strength_shows_estimate(qtbot, window, photo):
     window.controls.set_auto(True)
     with qtbot.waitSignal(window.resultShown, timeout=LONG):
         window.open_file(photo)
-    est = window.doc.sigma_estimate
+    est = window.doc.sigma_estimates["gaussian"]  # the test models' noise type
     assert est is not None and 5 < est < 60  # the photo has sigma-20 noise
     assert f"{est:.1f}" in window.controls.estimate_label.text()
     assert window.controls.sigma() == pytest.approx(est, abs=0.05)
+
+
+def test_auto_follows_the_models_noise_type(qtbot, make_window, build, models_dir, tmp_path):
+    """A camera model's Auto reads the noise its own way (the core's camera estimate):
+    switching models re-estimates, once per noise type, and the shown value follows."""
+    from denoiser.noise import estimate_sigma
+
+    build.mean(models_dir / "ae-photo.onnx", 3,
+               meta={**build.color_meta, "name": "ae-photo", "noise_type": "camera"})
+    w = make_window(model="ae-color")
+    picker = w.controls.model_picker
+    qtbot.waitUntil(lambda: picker.current() is not None
+                    and picker.current().name == "ae-color", timeout=LONG)
+    w.controls.set_auto(True)
+    w.open_file(write_camera_photo(tmp_path / "camera.png"))
+    wait_result(qtbot, w)
+    want = {k: estimate_sigma(w.doc.pixels, noise_type=k) for k in ("gaussian", "camera")}
+    assert want["camera"] > 5 * want["gaussian"]  # correlated noise: they really differ
+
+    def shows(sigma: float) -> bool:
+        return (f"{sigma:.1f}" in w.controls.estimate_label.text()
+                and w.controls.sigma() == pytest.approx(sigma, abs=0.05))
+
+    assert w.doc.rendered.sigma == pytest.approx(want["gaussian"]) and shows(want["gaussian"])
+    picker.select("ae-photo")
+    wait_result(qtbot, w)
+    assert w.doc.rendered.model.name == "ae-photo"
+    assert w.doc.rendered.sigma == pytest.approx(want["camera"]) and shows(want["camera"])
+    picker.select("ae-color")  # back: its estimate is known, and shown at once
+    assert shows(want["gaussian"])
+    wait_result(qtbot, w)
+    assert w.doc.rendered.sigma == pytest.approx(want["gaussian"])
+    assert w.doc.sigma_estimates == pytest.approx(want)
+
+
+def test_tile_size_defaults_to_the_engines(window):
+    from denoiser.tiling import DEFAULT_TILE
+
+    assert window.controls.tile_spin.value() == DEFAULT_TILE
+    assert window.controls.params().tile == DEFAULT_TILE
 
 
 def test_residual_layer_and_hold(qtbot, window, photo):
