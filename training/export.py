@@ -94,12 +94,14 @@ def benchmarks_from(paths: list[Path]) -> dict:
     for p in paths:
         res = json.loads(p.read_text())
         ours = next(iter(res["methods"].values()))
-        out[res["data"]] = {s: {"psnr": round(r["psnr"], 2), "ssim": round(r["ssim"], 4)}
-                            for s, r in ours.items()}
+        # one data set may come in several files (Gaussian sigmas, camera settings): merged
+        data = out.setdefault(res["data"], {})
+        data.update({s: {"psnr": round(r["psnr"], 2), "ssim": round(r["ssim"], 4)}
+                     for s, r in ours.items()})
         for name, by_sigma in list(res["methods"].items())[1:]:
-            out[res["data"]][name] = {s: round(r["psnr"], 2) for s, r in by_sigma.items()}
+            data.setdefault(name, {}).update({s: round(r["psnr"], 2) for s, r in by_sigma.items()})
         if "vae" in res:
-            out[res["data"]]["vae"] = {k: round(v, 4) for k, v in res["vae"].items()}
+            data["vae"] = {k: round(v, 4) for k, v in res["vae"].items()}
     return out
 
 

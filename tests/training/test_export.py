@@ -55,3 +55,16 @@ def test_vae_export_temperature_is_optional_and_samples(tmp_path, image_root, ti
     det = sess.run(None, {"noisy": x, "sigma": s})[0]
     det0 = sess.run(None, {"noisy": x, "sigma": s, "temperature": np.zeros(1, np.float32)})[0]
     np.testing.assert_array_equal(det, det0)
+
+
+def test_benchmarks_of_one_data_set_in_two_files_are_merged(tmp_path):
+    from training.export import benchmarks_from
+
+    camera = tmp_path / "camera.json"
+    camera.write_text(json.dumps({"data": "TINY", "methods": {
+        "tiny": {"camera-low": {"psnr": 35.0, "ssim": 0.95}},
+        "bm3d": {"camera-low": {"psnr": 31.0, "ssim": 0.9}}}}))
+    bench = benchmarks_from([eval_json(tmp_path), camera])["TINY"]
+    assert bench["25"] == {"psnr": 30.12, "ssim": 0.9}
+    assert bench["camera-low"] == {"psnr": 35.0, "ssim": 0.95}
+    assert bench["bm3d"] == {"25": 29.5, "camera-low": 31.0}
