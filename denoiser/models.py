@@ -294,8 +294,9 @@ def default_model(channels: int, *, stochastic: bool = False) -> ModelInfo:
     """The model to use for a ``channels``-channel image when the user did not choose one.
 
     Preference: the shipped AE for that channel count by name ("ae-photo", then "ae-color";
-    "ae-gray"), then any AE with matching channels, then any matching model, then any model
-    at all (the engine adapts channels). ``stochastic`` asks for a VAE (for sampling) instead.
+    "ae-gray"; each as float32, else its "-int8" variant), then any AE with matching channels,
+    then any matching model, then any model at all (the engine adapts channels).
+    ``stochastic`` asks for a VAE (for sampling) instead.
     """
     models = discover_models()
     if stochastic:
@@ -307,8 +308,10 @@ def default_model(channels: int, *, stochastic: bool = False) -> ModelInfo:
     family = "vae" if stochastic else "ae"
     names = PREFERRED.get(channels, ())
     for name in (n.replace("ae-", f"{family}-", 1) for n in names):
-        for m in models:
-            if m.name == name:
-                return m
+        # the float model, else its reduced-precision variant (the bundle ships only that)
+        for wanted in (name, f"{name}-int8"):
+            for m in models:
+                if m.name == wanted:
+                    return m
     ranked = sorted(models, key=lambda m: (m.channels != channels, m.family != family))
     return ranked[0]

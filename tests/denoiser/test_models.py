@@ -145,3 +145,12 @@ def test_default_model_prefers_named_then_matching_channels(models_dir, build):
     assert models.default_model(1).name == "grey-x"
     build.mean(models_dir / "d.onnx", channels=3, meta={**build.color_meta, "name": "ae-photo"})
     assert models.default_model(3).name == "ae-photo"  # colour photos get the photo model
+
+
+def test_default_model_takes_the_int8_variant_where_only_it_ships(models_dir, build):
+    for name in ("ae-color-int8", "ae-photo-int8"):  # what the bundle carries
+        build.mean(models_dir / f"{name}.onnx", channels=3, meta={**build.color_meta, "name": name})
+    assert models.default_model(3).name == "ae-photo-int8"
+    photo = {**build.color_meta, "name": "ae-photo"}
+    build.mean(models_dir / "ae-photo.onnx", channels=3, meta=photo)
+    assert models.default_model(3).name == "ae-photo"  # the float model where both are there
