@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import shutil
 import string
 import subprocess
@@ -33,6 +34,7 @@ PACKAGING = Path(__file__).resolve().parent
 ROOT = PACKAGING.parent
 sys.path.insert(0, str(PACKAGING))
 import bundle_rules  # noqa: E402
+import sizes  # noqa: E402
 
 MiB = 1024 * 1024
 MB = 1000 * 1000  # the budget is in decimal megabytes, the stricter reading
@@ -42,9 +44,10 @@ DEFAULT_PYINSTALLER = "pyinstaller>=6.0"
 FALLBACK_MAINTAINER = "Denoiser Studio maintainers <maintainers@denoiser-studio.invalid>"
 # Libraries the bundle takes from the OS (PyInstaller leaves out libc, GL, X11/xcb, fonts
 # and D-Bus on purpose: they must match the user's system). Alternatives cover Debian 12,
-# Debian 13 / Ubuntu 24.04 (the t64 renames) and older Ubuntu.
+# Debian 13 / Ubuntu 24.04 (the t64 renames) and older Ubuntu. libc6: the newest manylinux
+# tag among the bundled wheels (PySide6-Essentials 6.11: manylinux_2_34).
 DEB_DEPENDS = (
-    "libc6 (>= 2.28)", "libgl1", "libegl1", "libfontconfig1", "libfreetype6",
+    "libc6 (>= 2.34)", "libgl1", "libegl1", "libfontconfig1", "libfreetype6",
     "libxkbcommon0", "libxkbcommon-x11-0", "libx11-6", "libx11-xcb1", "libxcb1",
     "libxcb-cursor0", "libxcb-icccm4", "libxcb-image0", "libxcb-keysyms1",
     "libxcb-randr0", "libxcb-render-util0", "libxcb-shape0", "libxcb-xinerama0",
@@ -71,6 +74,8 @@ class Options:
     deb_compression: str = "xz"
     enforce_budget: bool = True
     dry_run: bool = False
+    sizes_md: Path | None = None
+    command: str = ""  # the command line as typed, recorded in build-info.json
 
 
 @dataclass
@@ -89,6 +94,12 @@ class BuildInfo:
     warnings: list[str] = field(default_factory=list)
     system_libraries: list[str] = field(default_factory=list)  # needed, not bundled or here
     pruned_libraries: list[str] = field(default_factory=list)  # orphans taken out
+    command: str = ""  # how this build was started, for the generated size page
+    deb_compression: str = ""
+    venv_reused: bool | None = None  # explains build times: a fresh venv downloads wheels
+    budget: dict[str, int] = field(default_factory=dict)  # enforced limits, bytes
+    model_sizes: dict[str, int] = field(default_factory=dict)
+    machine: dict[str, str] = field(default_factory=dict)  # OS, glibc, Python, packages
 
 
 # ----------------------------------------------------------------------------- options
@@ -117,13 +128,18 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
                    help="dpkg-deb compressor (default xz: smallest, readable by every dpkg)")
     p.add_argument("--no-budget", action="store_true",
                    help="report the size budget but do not fail on it")
+    p.add_argument("--sizes-md", metavar="FILE",
+                   help="also write the size page (e.g. packaging/sizes.md) from this build")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
-    a = p.parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    a = p.parse_args(args)
     return Options(out=Path(a.out).resolve(), work=Path(a.work).resolve(),
                    models=Path(a.models).resolve(), cuda=a.cuda, skip_deb=a.skip_deb,
                    skip_archive=a.skip_archive, python=a.python,
                    deb_compression=a.deb_compression, enforce_budget=not a.no_budget,
-                   dry_run=a.dry_run)
+                   dry_run=a.dry_run,
+                   sizes_md=Path(a.sizes_md).resolve() if a.sizes_md else None,
+                   command=shlex.join(["python", "packaging/build.py", *args]))
 
 
 # ----------------------------------------------------------------------------- project
@@ -229,6 +245,49 @@ def human_both(n: float) -> str:
     return f"{n / MiB:.1f} MiB ({n / MB:.1f} MB)"
 
 
+# ----------------------------------------------------------------------------- machine
+
+PACKAGE_VERSIONS_SCRIPT = """
+import json, platform, sys
+from importlib import metadata
+found = {"Python": platform.python_version()}
+for name in sys.argv[1:]:
+    try:
+        found[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        pass
+print(json.dumps(found))
+"""
+REPORTED_PACKAGES = ("PyInstaller", "PySide6-Essentials", "onnxruntime", "onnxruntime-gpu",
+                     "numpy", "Pillow")
+
+
+def host_facts() -> dict[str, str]:
+    """OS, C library, CPUs and load: what build times and glibc compatibility depend on."""
+    try:
+        os_name = platform.freedesktop_os_release()["PRETTY_NAME"]
+    except (AttributeError, OSError, KeyError):
+        os_name = platform.platform()
+    facts = {"OS": os_name, "architecture": platform.machine(),
+             "CPUs": str(os.cpu_count())}
+    libc, libc_version = platform.libc_ver()
+    if libc:
+        facts["C library"] = f"{libc} {libc_version}"
+    if hasattr(os, "getloadavg"):
+        facts["load average at start (1, 5, 15 min)"] = ", ".join(
+            f"{x:.2f}" for x in os.getloadavg())
+    return facts
+
+
+def package_versions(py: Path) -> dict[str, str]:
+    """Python and the bundled packages' versions as installed in the build venv."""
+    proc = subprocess.run([str(py), "-c", PACKAGE_VERSIONS_SCRIPT, *REPORTED_PACKAGES],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return {}
+    return json.loads(proc.stdout)
+
+
 # ----------------------------------------------------------------------------- venv
 
 
@@ -243,8 +302,10 @@ def venv_stamp(requirements: Sequence[str], python: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def ensure_build_venv(venv: Path, requirements: Sequence[str], python: str) -> Path:
-    """Create (or reuse) a venv holding exactly `requirements`; returns its interpreter.
+def ensure_build_venv(venv: Path, requirements: Sequence[str],
+                      python: str) -> tuple[Path, bool]:
+    """Create (or reuse) a venv holding exactly `requirements`; returns its interpreter and
+    whether it was reused.
 
     Cached by a stamp file because creating it downloads ~250 MB; a changed dependency list,
     PyInstaller pin or Python version makes a new one from scratch (no stale packages).
@@ -254,7 +315,7 @@ def ensure_build_venv(venv: Path, requirements: Sequence[str], python: str) -> P
     py = venv_python(venv)
     if py.exists() and stamp_file.is_file() and stamp_file.read_text().strip() == stamp:
         log(f"reusing build venv {venv}")
-        return py
+        return py, True
     if venv.exists():
         log(f"dependencies changed: recreating {venv}")
         shutil.rmtree(venv)
@@ -262,7 +323,7 @@ def ensure_build_venv(venv: Path, requirements: Sequence[str], python: str) -> P
     run([py, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
          *requirements])
     stamp_file.write_text(stamp + "\n")
-    return py
+    return py, False
 
 
 def stage_sources(work: Path) -> Path:
@@ -634,6 +695,7 @@ def linux_deb(bundle: Path, icon_png: Path, opts: Options, pyproject: dict,
         info.warnings.append("dpkg-deb not found: no .deb built (--skip-deb silences this)")
         return
     deb = make_deb(bundle, icon_png, pyproject, opts, info.version)
+    info.deb_compression = opts.deb_compression
     info.artifacts["deb"] = str(deb)
     info.sizes["deb"] = deb.stat().st_size
 
@@ -703,11 +765,14 @@ def build_bundle(opts: Options, pyproject: dict, info: BuildInfo) -> tuple[Path,
     """Venv, sources, icon, PyInstaller, checks; returns (bundle folder, icon PNG)."""
     t0 = time.monotonic()
     venv = opts.work / ("venv-cuda" if opts.cuda else "venv")
-    py = ensure_build_venv(venv, runtime_requirements(pyproject, opts.cuda)
-                           + tool_requirements(pyproject), opts.python)
+    py, info.venv_reused = ensure_build_venv(
+        venv, runtime_requirements(pyproject, opts.cuda) + tool_requirements(pyproject),
+        opts.python)
+    info.machine.update(package_versions(py))
     install_app(py, stage_sources(opts.work))
     models = stage_models(opts.models, opts.work)
     info.models = [m.name for m in models]
+    info.model_sizes = {m.name: m.stat().st_size for m in models}
     if not models:
         info.warnings.append(f"no *.onnx in {opts.models}: the bundle ships no model")
     icon_png = prepare_icon(py, opts.work)
@@ -771,7 +836,10 @@ def build(opts: Options) -> BuildInfo:
     started = time.monotonic()
     pyproject = read_pyproject()
     info = BuildInfo(version=project_version(pyproject),
-                     variant="cuda" if opts.cuda else "cpu", platform=sys.platform)
+                     variant="cuda" if opts.cuda else "cpu", platform=sys.platform,
+                     command=opts.command, machine=host_facts())
+    if not opts.cuda:
+        info.budget = {"bundle_unpacked": BUDGET_UNPACKED, "tar_gz": BUDGET_ARCHIVE}
     opts.out.mkdir(parents=True, exist_ok=True)
     opts.work.mkdir(parents=True, exist_ok=True)
     bundle, icon_png = build_bundle(opts, pyproject, info)
@@ -784,6 +852,9 @@ def build(opts: Options) -> BuildInfo:
     check_budget(info, opts)
     (opts.out / "build-info.json").write_text(json.dumps(asdict(info), indent=2) + "\n",
                                               encoding="utf-8")
+    if opts.sizes_md:
+        sizes.write_sizes_md(asdict(info), opts.sizes_md)
+        log(f"wrote {opts.sizes_md}")
     return info
 
 
