@@ -1,9 +1,10 @@
-"""Adapt a trained AE denoiser to a folder of your own noisy photos, with no clean references.
+"""Adapt a trained AE or VAE denoiser to a folder of your noisy photos, with no clean references.
 
 ``python -m training.finetune --model ae-color --noisy ~/Pictures/noisy --minutes 20``
 
-The model is trained self-supervised (Neighbor2Neighbor, see training/selfsup.py) on patches
-of the noisy photos only, each with its noise level estimated once by
+The model is trained self-supervised (Neighbor2Neighbor, see training/selfsup.py; a
+conditional VAE also learns its latent from the ELBO with the noise model as its likelihood)
+on patches of the noisy photos only, each with its noise level estimated once by
 ``denoiser.noise.estimate_sigma``, for a time budget; then it is exported to ONNX into the
 app's user models folder, where the app lists it beside the shipped models. An ONNX file
 cannot be trained, so a shipped model's name is mapped to the checkpoint it came from
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from denoiser.noise import estimate_sigma
 from training import checkpoint
 from training.data import list_images, load_image
 from training.export import export
-from training.selfsup import NoisyPatches, neighbor2neighbor_loss
+from training.selfsup import NoisyPatches, neighbor2neighbor_elbo, neighbor2neighbor_loss
 from training.train import learning_rate
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
@@ -48,6 +50,15 @@ class Settings:
     jitter: float = 0.1
     seed: int = 0
     ckpt_every: int = 100
+    kl_weight: float | None = None  # VAE: None weighs the KL as the noise model's ELBO does
+
+
+SCHEMES = {
+    "unet_ae": ("neighbor2neighbor", "Neighbor2Neighbor"),
+    "unet_cvae": ("neighbor2neighbor+noise-model-elbo",
+                  "Neighbor2Neighbor on the deterministic path; the latent from the ELBO with "
+                  "the Gaussian noise model as the likelihood"),
+}
 
 
 def resolve_checkpoint(model: str) -> Path:
@@ -102,13 +113,22 @@ def start_state(source: Path, run_dir: Path, name: str) -> dict[str, Any]:
         print(f"resuming from {last}", file=sys.stderr)
         return checkpoint.load(last)
     base = checkpoint.load(source)
-    if base["arch"]["name"] != "unet_ae":
-        raise SystemExit(f"{source} is a {base['arch']['name']}; only the AE (unet_ae) can be "
-                         "fine-tuned without clean images")
+    if base["arch"]["name"] not in SCHEMES:
+        raise SystemExit(f"{source} is a {base['arch']['name']}; only {', '.join(SCHEMES)} can "
+                         "be fine-tuned without clean images")
     recipe = {**base["recipe"], "name": name}
     return {"arch": base["arch"], "model": base.get("ema") or base["model"], "step": 0,
             "recipe": recipe, "source": {"path": str(source), "name": base["recipe"]["name"],
                                          "step": base.get("step", 0)}}
+
+
+def loss_for(state: dict[str, Any], settings: Settings) -> Callable[..., Any]:
+    """The self-supervised loss of the checkpoint's architecture, with the VAE's KL settings
+    (the free bits come from the recipe the model was trained with)."""
+    if state["arch"]["name"] == "unet_ae":
+        return neighbor2neighbor_loss
+    free_bits = state["recipe"].get("vae", {}).get("free_bits", 0.0)
+    return partial(neighbor2neighbor_elbo, free_bits=free_bits, kl_weight=settings.kl_weight)
 
 
 def finetune(state: dict[str, Any], patches: NoisyPatches, minutes: float,
@@ -118,6 +138,8 @@ def finetune(state: dict[str, Any], patches: NoisyPatches, minutes: float,
 
     The learning rate follows train.py's warm-up and cosine schedule, and gamma its linear
     ramp, over the fraction of the budget spent (time or steps, whichever is further along).
+    The returned state's ``losses`` are running means of the loss parts (the VAE's ``kl`` is
+    in nats per latent position).
     """
     torch.set_num_threads(threads)
     torch.manual_seed(settings.seed)
@@ -131,11 +153,12 @@ def finetune(state: dict[str, Any], patches: NoisyPatches, minutes: float,
         gen.set_state(state["generator"])
     schedule = {"lr": settings.lr, "lr_min": settings.lr_min, "warmup": 20, "steps": 1000}
     start, budget = state["step"], minutes * 60
-    step, running, t0 = start, math.nan, time.time()
+    step, running, t0 = start, {}, time.time()
+    loss_fn = loss_for(state, settings)
 
     def save() -> dict[str, Any]:
         new = {**state, "model": model.state_dict(), "optimizer": opt.state_dict(),
-               "generator": gen.get_state(), "step": step}
+               "generator": gen.get_state(), "step": step, "losses": running}
         checkpoint.save(run_dir / "last.pt", new)
         return new
 
@@ -150,14 +173,16 @@ def finetune(state: dict[str, Any], patches: NoisyPatches, minutes: float,
         for g in opt.param_groups:
             g["lr"] = learning_rate(int(progress * schedule["steps"]), schedule)
         noisy, sigma = patches.batch(settings.batch, gen)
-        loss, parts = neighbor2neighbor_loss(model, noisy, sigma, gen, settings.gamma * progress)
+        loss, parts = loss_fn(model, noisy, sigma, gen, settings.gamma * progress)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        running = parts["rec"] if math.isnan(running) else 0.95 * running + 0.05 * parts["rec"]
-        bar.set_postfix_str(f"step {step}, loss {running:.5f}", refresh=False)
+        running = {k: v if k not in running else 0.95 * running[k] + 0.05 * v
+                   for k, v in parts.items()}
+        kl = f", KL {running['kl']:.3f}" if "kl" in running else ""
+        bar.set_postfix_str(f"step {step}, loss {running['rec']:.5f}{kl}", refresh=False)
         bar.update(min(elapsed, budget) - bar.n)
         if step % settings.ckpt_every == 0:
             save()
@@ -169,13 +194,17 @@ def describe(state: dict[str, Any], images: int) -> dict[str, str]:
     """Metadata entries that say where the model came from and how it was adapted."""
     src = state["source"]
     origin = f"{src['name']} (checkpoint {Path(src['path']).name}, step {src['step']})"
+    scheme, label = SCHEMES[state["arch"]["name"]]
     note = (f"Fine-tuned from {src['name']} on {images} user images, self-supervised "
-            "(Neighbor2Neighbor, no clean references).")
+            f"({label}, no clean references).")
+    how = {"scheme": scheme, "supervision": "self-supervised", "images": images,
+           "steps": state["step"]}
+    if "kl" in state.get("losses", {}):
+        how["kl_per_position"] = round(state["losses"]["kl"], 4)
     return {
         "description": f"{state['recipe'].get('description', '')} {note}".strip(),
         "fine_tuned_from": origin,
-        "fine_tuning": json.dumps({"scheme": "neighbor2neighbor", "supervision": "self-supervised",
-                                   "images": images, "steps": state["step"]}),
+        "fine_tuning": json.dumps(how),
     }
 
 
@@ -194,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=Settings.lr)
     p.add_argument("--batch", type=int, default=Settings.batch)
     p.add_argument("--patch", type=int, default=Settings.patch)
+    p.add_argument("--kl-weight", type=float,
+                   help="VAE: weight of the KL (default: as the noise model's ELBO weighs it)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     source = resolve_checkpoint(args.model)
@@ -203,12 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     images, sigmas = load_noisy(args.noisy, state["arch"]["channels"], args.sigma)
     print(f"{len(images)} images; estimated noise sigma "
           f"{min(sigmas):.1f}..{max(sigmas):.1f} (0-255 scale)", file=sys.stderr)
-    settings = Settings(lr=args.lr, batch=args.batch, patch=args.patch)
+    settings = Settings(lr=args.lr, batch=args.batch, patch=args.patch, kl_weight=args.kl_weight)
     patches = usable(images, sigmas, settings.patch)
     state = finetune(state, patches, args.minutes, settings, run_dir, args.steps, args.threads)
     out = (args.out_dir or user_models_dir()) / f"{name}.onnx"
     export(run_dir / "last.pt", out, "1.0.0", [], extra=describe(state, len(patches.images)))
     print(f"wrote {out} after {state['step']} steps; the app lists it as '{name}'")
+    if "kl" in state["losses"]:  # near 0 would mean the latent is unused: samples all alike
+        print(f"latent in use: KL {state['losses']['kl']:.3f} nats per position")
     return 0
 
 

@@ -9,6 +9,11 @@ regulariser asks the difference of the outputs to match what the network does on
 image, g1(f(y)) - g2(f(y)), which pulls the solution back towards a sharp denoiser.
 This holds for noise that is independent from pixel to pixel (sensor noise before
 demosaicking and strong compression); correlated noise partly survives it.
+
+The conditional VAE is trained the same way on its deterministic path (z = 0, what the app
+runs at temperature 0), and its latent by the negative ELBO of g2(y) with the noise model as
+the likelihood: g2 is a noisy observation of the scene, so p(g2 | x) = N(x, sigma^2) per the
+noise-level map, and the posterior sees g2 where supervised training shows it the clean image.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from training.losses import free_bits_kl, kl_to_standard_normal
 
 # Positions in a 2x2 cell, in pixel-unshuffle order: 0 (top left), 1 (top right),
 # 2 (bottom left), 3 (bottom right). The eight ordered pairs of edge neighbours:
@@ -59,6 +66,41 @@ def neighbor2neighbor_loss(
     rec = diff.pow(2).mean()
     reg = (diff - expected).pow(2).mean()
     return rec + gamma * reg, {"rec": float(rec.detach()), "reg": float(reg.detach())}
+
+
+def neighbor2neighbor_elbo(
+    model: torch.nn.Module, noisy: torch.Tensor, sigma: torch.Tensor, gen: torch.Generator,
+    gamma: float, free_bits: float = 0.0, kl_weight: float | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The conditional VAE's loss: Neighbor2Neighbor's on the z = 0 decode, plus the negative
+    ELBO of g2(y) under the Gaussian noise model for the decode of z ~ q(z | g1, g2, sigma).
+
+    Per element the ELBO's likelihood is (g2 - f(g1, z))^2 / (2 sigma^2) (+ log sigma, which
+    no weight changes), its KL is that of q to N(0, I) per latent position over the C x m^2
+    elements each position covers (m: the model's multiple). Both are multiplied by 2 x the
+    batch's mean sigma^2, which turns the likelihood into the AE's squared error (exactly so
+    when the batch has one noise level), so the AE's settings suit it, and leaves the ELBO's
+    balance of likelihood and KL as it is. ``kl_weight`` replaces that balance if given;
+    ``free_bits`` (nats per latent channel, as in the supervised recipe) are never charged.
+    """
+    first, second = neighbour_pairs(noisy.shape[0], *noisy.shape[2:], gen)
+    with torch.no_grad():
+        full = model(noisy, sigma)[0]
+    g1, g2 = subsample(noisy, first), subsample(noisy, second)
+    sampled, mean, mu, logvar = model(g1, subsample(sigma, first), g2)
+    diff = mean - g2
+    expected = subsample(full, first) - subsample(full, second)
+    rec = diff.pow(2).mean()
+    reg = (diff - expected).pow(2).mean()
+    var = subsample(sigma, second).pow(2).clamp(min=(1 / 255) ** 2)  # a 0 estimate: no infinity
+    scale = var.mean()
+    nll = ((sampled - g2).pow(2) / var).mean() * scale
+    kl = kl_to_standard_normal(mu, logvar)
+    beta = 2 * scale / (model.channels * model.multiple**2) if kl_weight is None else kl_weight
+    penalty = free_bits_kl(mu, logvar, free_bits) if free_bits else kl
+    loss = rec + gamma * reg + nll + beta * penalty
+    return loss, {"rec": float(rec.detach()), "reg": float(reg.detach()),
+                  "nll": float(nll.detach()), "kl": float(kl.detach())}
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Self-supervised fine-tuning: the sub-sampler's picks, a denoiser learnt from noisy images
-alone, and an export that the app finds in the user's models folder."""
+"""Self-supervised fine-tuning: the sub-sampler's picks, a denoiser (AE or VAE) learnt from
+noisy images alone, and an export that the app finds in the user's models folder."""
 
 from __future__ import annotations
 
@@ -59,15 +59,20 @@ def noisy_folder(folder, clean_folder):
     return cleans
 
 
-def mean_psnr(model_path, folder, cleans):
-    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    scores = []
-    for path, clean in zip(sorted(folder.glob("*.png")), cleans):
+def run_onnx(model_path, folder, sess=None, **extra):
+    """The model's outputs (H x W x C) on the folder's images at the true noise level."""
+    sess = sess or ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    outs = []
+    for path in sorted(folder.glob("*.png")):
         x = np.asarray(Image.open(path), np.float32).transpose(2, 0, 1)[None] / 255.0
         s = np.full((1, 1, *x.shape[2:]), SIGMA / 255.0, np.float32)
-        out = sess.run(["denoised"], {"noisy": x, "sigma": s})[0][0].transpose(1, 2, 0)
-        scores.append(psnr(clean, out))
-    return float(np.mean(scores))
+        feed = {"noisy": x, "sigma": s, **extra}
+        outs.append(sess.run(["denoised"], feed)[0][0].transpose(1, 2, 0))
+    return outs
+
+
+def mean_psnr(model_path, folder, cleans):
+    return float(np.mean([psnr(c, o) for c, o in zip(cleans, run_onnx(model_path, folder))]))
 
 
 def test_finetune_on_noisy_images_alone_denoises_and_lands_in_user_models(
@@ -87,6 +92,31 @@ def test_finetune_on_noisy_images_alone_denoises_and_lands_in_user_models(
     assert json.loads(mine.metadata["fine_tuning"])["steps"] == 120
     after = mean_psnr(mine.path, tmp_path / "noisy", cleans)
     assert after > before + 2.5, (before, after)
+
+
+def test_finetune_of_a_vae_improves_its_deterministic_output_and_keeps_its_latent(
+        tmp_path, models_dir, image_root, tiny_vae_recipe):
+    """The VAE's z = 0 path denoises like the AE's, and its samples still differ: the latent,
+    trained by the noise model's ELBO, has not collapsed onto the prior."""
+    cleans = noisy_folder(tmp_path / "noisy", image_root / "train" / "tiny")
+    before = np.mean([psnr(c, np.asarray(Image.open(p), np.float32) / 255.0)
+                      for p, c in zip(sorted((tmp_path / "noisy").glob("*.png")), cleans)])
+    tiny_vae_recipe["vae"]["free_bits"] = 0.25  # as the shipped VAE recipes
+    ckpt = tiny_checkpoint(tmp_path / "tiny-vae.pt", tiny_vae_recipe)
+    assert main(["--model", str(ckpt), "--noisy", str(tmp_path / "noisy"), "--out", "mine-vae",
+                 "--steps", "120", "--minutes", "5", "--patch", "64", "--lr", "2e-3",
+                 "--run-dir", str(tmp_path / "run"), "--threads", "1"]) == 0
+    mine = {m.name: m for m in discover_models()}["mine-vae"]
+    how = json.loads(mine.metadata["fine_tuning"])
+    assert how["scheme"] == "neighbor2neighbor+noise-model-elbo" and how["steps"] == 120
+    assert how["kl_per_position"] > 0.1, how
+    after = mean_psnr(mine.path, tmp_path / "noisy", cleans)
+    assert after > before + 2.5, (before, after)
+    sess = ort.InferenceSession(str(mine.path), providers=["CPUExecutionProvider"])
+    hot = [run_onnx(mine.path, tmp_path / "noisy", sess, temperature=np.ones(1, np.float32))
+           for _ in range(2)]  # one session: its random stream moves on between runs
+    spread = np.mean([np.abs(a - b).mean() for a, b in zip(*hot)]) * 255
+    assert spread > 0.1, spread
 
 
 def test_an_onnx_model_without_a_checkpoint_is_refused_clearly(tmp_path, color_model):
