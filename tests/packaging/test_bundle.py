@@ -188,7 +188,9 @@ def test_tarball_runs_wherever_it_is_unpacked(built: Built, tmp_path: Path) -> N
     with tarfile.open(built.tarball) as tar:
         members = tar.getmembers()
         assert all(m.uid == 0 and m.gid == 0 for m in members)
-        tar.extractall(tmp_path / "x", filter="tar")
+        # extraction filters came in Python 3.11.4 (Debian 12's python3 is 3.11.2)
+        safe = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
+        tar.extractall(tmp_path / "x", **safe)
     (top,) = (tmp_path / "x").iterdir()
     assert top.name == f"denoiser-studio-{built.version}"
     proc = run_app([top / "denoiser", "models", "--json"], tmp_path / "home")
