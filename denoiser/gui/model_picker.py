@@ -35,7 +35,8 @@ def short_label(model: Any) -> str:
 
 
 def benchmark_lines(benchmarks: dict) -> list[str]:
-    """Readable lines from the nested benchmarks dict ({set: {sigma: {psnr, ssim}}})."""
+    """Readable lines from the nested benchmarks dict ({set: {setting: {psnr, ssim}}}); a
+    setting is a sigma or a named noise (e.g. "camera-low"), which gets no "σ"."""
     lines = []
     for dataset, by_sigma in (benchmarks or {}).items():
         if not isinstance(by_sigma, dict):
@@ -44,7 +45,8 @@ def benchmark_lines(benchmarks: dict) -> list[str]:
         for sigma, fig in by_sigma.items():
             if isinstance(fig, dict) and "psnr" in fig:
                 ssim = f", SSIM {fig['ssim']:.3f}" if "ssim" in fig else ""
-                parts.append(f"σ {sigma}: {fig['psnr']:.2f} dB{ssim}")
+                label = f"σ {sigma}" if str(sigma).replace(".", "", 1).isdigit() else sigma
+                parts.append(f"{label}: {fig['psnr']:.2f} dB{ssim}")
         if parts:
             lines.append(f"{dataset}: " + "; ".join(parts))
     return lines
