@@ -7,7 +7,6 @@ launcher's path resolution each break in ways a ten-minute build would only show
 from __future__ import annotations
 
 import configparser
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -15,21 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging_modules import load
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load("denoiser_packaging_build", PACKAGING / "build.py")
+build = load("denoiser_packaging_build", "build.py")
 rules = build.bundle_rules
 
 

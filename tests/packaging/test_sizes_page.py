@@ -6,11 +6,11 @@ an artifact, miscomputes the budget margin or loses the command would silently m
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
+
+from packaging_modules import load
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
@@ -18,16 +18,7 @@ MiB = 1024 * 1024
 MB = 1000 * 1000
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sizes = _load("denoiser_packaging_sizes", PACKAGING / "sizes.py")
+sizes = load("denoiser_packaging_sizes", "sizes.py")
 
 
 def fake_info() -> dict:
@@ -88,7 +79,7 @@ def test_cli_writes_the_page_and_names_how(tmp_path: Path) -> None:
 
 
 def test_build_info_from_build_py_has_what_the_page_reads() -> None:
-    build = _load("denoiser_packaging_build_for_sizes", PACKAGING / "build.py")
+    build = load("denoiser_packaging_build_for_sizes", "build.py")
     info = build.BuildInfo(version="1", variant="cpu", platform="linux",
                            sizes={"bundle_unpacked": 2 * MiB}, model_sizes={"m.onnx": MiB},
                            budget={"bundle_unpacked": build.BUDGET_UNPACKED},
