@@ -105,12 +105,19 @@ def benchmarks_from(paths: list[Path]) -> dict:
     return out
 
 
+def noise_type(recipe: dict) -> str:
+    """The noise a recipe trains on, as the model contract names it: it decides how the app's
+    Auto reads a picture's noise level for the model."""
+    d = recipe["data"]
+    return "camera" if "camera_noise" in d else d.get("noise", "gaussian")
+
+
 def metadata(state: dict, net, version: str, bench: dict) -> dict[str, str]:
     recipe = state["recipe"]
     d = recipe["data"]
     meta = {
         "name": recipe["name"], "family": net.family, "channels": str(net.channels),
-        "noise_type": "camera" if "camera_noise" in d else d.get("noise", "gaussian"),
+        "noise_type": noise_type(recipe),
         "sigma_min": "0",
         "sigma_max": str(d["sigma_max"]),
         "multiple": str(net.multiple), "version": version, "format_version": FORMAT_VERSION,

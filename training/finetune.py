@@ -31,7 +31,7 @@ from denoiser.models import find_model, user_models_dir
 from denoiser.noise import estimate_sigma
 from training import checkpoint
 from training.data import list_images, load_image
-from training.export import export
+from training.export import export, noise_type
 from training.selfsup import NoisyPatches, neighbor2neighbor_elbo, neighbor2neighbor_loss
 from training.train import learning_rate
 
@@ -79,17 +79,19 @@ def resolve_checkpoint(model: str) -> Path:
     return ckpt
 
 
-def load_noisy(folder: Path, channels: int,
-               sigma: float | None = None) -> tuple[list[torch.Tensor], list[float]]:
+def load_noisy(folder: Path, channels: int, sigma: float | None = None,
+               noise: str = "gaussian") -> tuple[list[torch.Tensor], list[float]]:
     """The folder's images as uint8 C x H x W tensors, and each one's noise level: ``sigma``
-    if given, else estimated (the app's automatic level, so training and use agree)."""
+    if given, else estimated as the app's Auto does for a model trained on ``noise``
+    (``noise_type``: a camera model reads correlated noise differently), so that training
+    and use agree."""
     if not folder.is_dir():
         raise SystemExit(f"no such image folder: {folder}")
     images, sigmas = [], []
     for path in list_images(folder):
         arr = load_image(path, channels)
         images.append(torch.from_numpy(arr.copy()).permute(2, 0, 1))
-        sigmas.append(estimate_sigma(arr) if sigma is None else sigma)
+        sigmas.append(estimate_sigma(arr, noise_type=noise) if sigma is None else sigma)
     if not images:
         raise SystemExit(f"no images in {folder}")
     return images, sigmas
@@ -231,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     name = args.out or f"{checkpoint.load(source)['recipe']['name']}-own"
     run_dir = args.run_dir or Path("runs") / "finetune" / name
     state = start_state(source, run_dir, name)
-    images, sigmas = load_noisy(args.noisy, state["arch"]["channels"], args.sigma)
+    images, sigmas = load_noisy(args.noisy, state["arch"]["channels"], args.sigma,
+                                noise_type(state["recipe"]))
     print(f"{len(images)} images; estimated noise sigma "
           f"{min(sigmas):.1f}..{max(sigmas):.1f} (0-255 scale)", file=sys.stderr)
     settings = Settings(lr=args.lr, batch=args.batch, patch=args.patch, kl_weight=args.kl_weight)

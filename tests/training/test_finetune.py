@@ -13,10 +13,10 @@ from PIL import Image
 
 from denoiser.metrics import psnr
 from denoiser.models import discover_models, load_model_info
-from denoiser.noise import add_gaussian_noise
+from denoiser.noise import add_gaussian_noise, estimate_sigma
 from training import checkpoint
 from training.archs import build
-from training.finetune import main, resolve_checkpoint
+from training.finetune import load_noisy, main, resolve_checkpoint
 from training.selfsup import neighbour_pairs, subsample
 
 SIGMA = 25.0
@@ -125,3 +125,16 @@ def test_an_onnx_model_without_a_checkpoint_is_refused_clearly(tmp_path, color_m
         resolve_checkpoint("no-such-model")
     assert resolve_checkpoint("ae-color").name == "ae-color.pt"
     assert resolve_checkpoint(str(color_model)).name == "ae-color.pt"  # by its metadata name
+
+
+def test_noise_levels_are_estimated_as_auto_does_for_the_models_noise_type(tmp_path):
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 12, (96, 128, 3))
+    blurred = (noise + np.roll(noise, 1, 0) + np.roll(noise, 1, 1)) / 2  # correlated, as demosaiced
+    Image.fromarray(np.clip(128 + blurred, 0, 255).astype(np.uint8)).save(tmp_path / "a.png")
+    _, (camera,) = load_noisy(tmp_path, 3, noise="camera")
+    _, (white,) = load_noisy(tmp_path, 3)
+    pixels = np.asarray(Image.open(tmp_path / "a.png"))
+    assert camera == pytest.approx(estimate_sigma(pixels, noise_type="camera"), abs=1e-6)
+    assert white == pytest.approx(estimate_sigma(pixels), abs=1e-6)
+    assert camera > white + 1  # the camera estimate reads the correlated noise in full
