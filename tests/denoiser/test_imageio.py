@@ -653,7 +653,7 @@ def test_unwritable_folder_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         def deny(*args, **kwargs):
             raise PermissionError(13, "Permission denied")
 
-        monkeypatch.setattr(imageio.os, "open", deny)
+        monkeypatch.setattr(imageio.atomic.os, "open", deny)
     try:
         with pytest.raises(ImageWriteError, match="permission") as info:
             write_image(path, np.zeros((2, 2)))
@@ -671,7 +671,7 @@ def test_failure_while_encoding_leaves_no_file(
         fp.write(b"\x89PNG partial")
         raise error
 
-    monkeypatch.setitem(imageio._ENCODERS, "PNG", half_then_fail)
+    monkeypatch.setitem(imageio.encoders._ENCODERS, "PNG", half_then_fail)
     path = tmp_path / "x.png"
     expected = ImageWriteError if isinstance(error, Exception) else KeyboardInterrupt
     with pytest.raises(expected):
@@ -688,7 +688,7 @@ def test_failure_keeps_the_old_file_when_overwriting(
     def fail(fp, samples, meta, quality):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setitem(imageio._ENCODERS, "PNG", fail)
+    monkeypatch.setitem(imageio.encoders._ENCODERS, "PNG", fail)
     with pytest.raises(ImageWriteError, match="disk is full"):
         write_image(path, np.ones((2, 2)), overwrite=True)
     assert path.read_bytes() == before
