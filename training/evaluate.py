@@ -66,7 +66,8 @@ def scalar_level(fn: Denoise) -> Denoise:
 
 
 def run_method(fn: Denoise, cleans: Sequence[np.ndarray], setting: str) -> dict[str, float]:
-    """Mean PSNR, SSIM and seconds per megapixel of one method at one noise setting."""
+    """Mean PSNR, SSIM and seconds per megapixel of one method at one noise setting, and the
+    PSNR of each image in sorted file order."""
     p, s, seconds, mp = [], [], 0.0, 0.0
     for i, clean in enumerate(cleans):
         noisy, level = noisy_version(clean, i, setting)
@@ -76,8 +77,9 @@ def run_method(fn: Denoise, cleans: Sequence[np.ndarray], setting: str) -> dict[
         mp += clean.shape[0] * clean.shape[1] / 1e6
         p.append(psnr(clean, out))
         s.append(ssim(clean, out))
+    # per image too: a mean can hide that a method loses on every image, or on one odd one
     return {"psnr": float(np.mean(p)), "ssim": float(np.mean(s)), "sec_per_mp": seconds / mp,
-            "images": len(cleans)}
+            "images": len(cleans), "psnr_per_image": [round(float(v), 3) for v in p]}
 
 
 def evaluate(model: Path | None, data: Path, sigmas: Sequence[float], peers: Sequence[str] = (),

@@ -61,6 +61,9 @@ def test_identity_method_scores_the_noisy_psnr(tmp_path):
     cleans = ev.load_clean(tmp_path, 1)
     by_hand = np.mean([psnr(c, add_gaussian_noise(c, 25, i)) for i, c in enumerate(cleans)])
     assert abs(res["methods"]["identity"]["25"]["psnr"] - by_hand) < 1e-9
+    per_image = res["methods"]["identity"]["25"]["psnr_per_image"]
+    assert per_image == [round(psnr(c, add_gaussian_noise(c, 25, i)), 3)
+                         for i, c in enumerate(cleans)]
 
 
 def test_camera_settings_give_the_model_a_map_and_peers_its_rms(tmp_path):
