@@ -42,7 +42,8 @@ def build(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in sorted(PHOTOS):
-        rgb = np.asarray(Image.open(source_folder() / name).convert("RGB"))
+        with Image.open(source_folder() / name) as im:
+            rgb = np.asarray(im.convert("RGB"))
         path = out / (Path(name).stem + ".png")
         Image.fromarray(rgb).save(path)
         written.append(path)
@@ -53,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("build/colour-photos"))
     args = p.parse_args(argv)
-    for path in build(args.out):
-        print(f"{path}  {PHOTOS[next(n for n in PHOTOS if Path(n).stem == path.stem)]}")
+    for name, path in zip(sorted(PHOTOS), build(args.out)):
+        print(f"{path}  {PHOTOS[name]}")
     print(f"{len(PHOTOS)} photographs in {args.out}", file=sys.stderr)
     return 0
 
