@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -11,6 +13,39 @@ def charbonnier(out: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> t
 
 
 RECONSTRUCTION = {"l1": F.l1_loss, "l2": F.mse_loss, "charbonnier": charbonnier}
+
+
+def sigma_weights(sigma: torch.Tensor, power: float, ref: float = 25.0,
+                  offset: float = 5.0) -> torch.Tensor:
+    """Per-sample loss weights ((ref + offset) / (sigma + offset)) ** power, sigma in 0..255.
+
+    A model's error grows with the noise level (roughly as sigma ** 0.6 for these U-Nets), so
+    an unweighted loss spends its capacity on the strongest noise, while a mean PSNR over
+    levels counts every level alike. Dividing by the expected error (power about 0.6) makes
+    the loss follow the log of the error, which is what PSNR measures; 1 at ``ref``.
+    """
+    level = sigma.flatten(1).mean(1) * 255.0
+    return ((ref + offset) / (level + offset)) ** power
+
+
+def weighted_reconstruction(name: str, out: torch.Tensor, target: torch.Tensor,
+                            weights: torch.Tensor) -> torch.Tensor:
+    """The reconstruction loss ``name`` of each sample, weighted, then averaged."""
+    if name == "charbonnier":
+        per_pixel = torch.sqrt((out - target) ** 2 + 1e-6)
+    else:
+        per_pixel = RECONSTRUCTION[name](out, target, reduction="none")
+    return (per_pixel.flatten(1).mean(1) * weights).mean()
+
+
+def reconstruction(cfg: dict, sigma: torch.Tensor) -> Callable[..., torch.Tensor]:
+    """The recipe's reconstruction loss for this batch: plain, or weighted by noise level
+    when the recipe's ``train`` section sets ``sigma_weight`` (the power above)."""
+    power = cfg.get("sigma_weight")
+    if not power:
+        return RECONSTRUCTION[cfg["loss"]]
+    weights = sigma_weights(sigma, power)
+    return lambda out, target: weighted_reconstruction(cfg["loss"], out, target, weights)
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

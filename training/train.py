@@ -23,7 +23,7 @@ from tqdm import tqdm
 from training import checkpoint, distributed
 from training.archs import build
 from training.data import PatchSampler, list_images, validation_set
-from training.losses import RECONSTRUCTION, free_bits_kl, kl_to_standard_normal, kl_weight
+from training.losses import free_bits_kl, kl_to_standard_normal, kl_weight, reconstruction
 from training.noise_synth import NoiseParams
 from training.warm_start import warm_start
 
@@ -80,7 +80,7 @@ def compute_loss(model, clean, noisy, sigma, recipe, step):
     with autocast(recipe):
         out = model(noisy, sigma, clean) if recipe["arch"]["name"] == "unet_cvae" else None
         out = out if out is not None else model(noisy, sigma)
-    rec = RECONSTRUCTION[recipe["train"]["loss"]]
+    rec = reconstruction(recipe["train"], sigma)
     if recipe["arch"]["name"] == "unet_cvae":
         sampled, mean, mu, logvar = (t.float() for t in out)
         kl = kl_to_standard_normal(mu, logvar)
