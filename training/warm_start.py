@@ -5,7 +5,9 @@ photo AE begin from the colour AE's weights. Tensors of equal shape are copied. 
 model's stem and tail are folded from the colour ones, so that at step 0 it computes the
 colour model on the grey image repeated in R, G and B (the mean of the three outputs). The
 VAE's extra bottleneck convolution starts as the identity on the features, so that at step 0
-its deterministic path (z = 0) is the AE and the latent is learned on top.
+its deterministic path (z = 0) is the AE and the latent is learned on top. A deeper network
+(more residual blocks in a stage) starts from a shallower one with its new blocks as the
+identity.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from training import checkpoint
+from training.archs.blocks import ResBlock
 
 
 def _fold_stem(w: torch.Tensor, channels: int, r2: int) -> torch.Tensor:
@@ -46,6 +49,21 @@ def _identity_mid_in(conv: nn.Conv2d, features: int) -> None:
             conv.weight[i, i, k, k] = 1.0
 
 
+def _identity_new_blocks(model: nn.Module, fresh: list[str]) -> list[str]:
+    """Residual blocks the source lacks (a deeper stage) start as the identity: their last
+    convolution is zeroed, so the grown network computes what the source did at step 0 and
+    training only has to find a use for the new capacity. Returns the names still fresh."""
+    grown = set()
+    for prefix, module in model.named_modules():
+        if isinstance(module, ResBlock) and all(f"{prefix}.{n}" in fresh
+                                                for n, _ in module.named_parameters()):
+            with torch.no_grad():
+                module.body[-1].weight.zero_()
+                module.body[-1].bias.zero_()
+            grown.update(f"{prefix}.{n}" for n, _ in module.named_parameters())
+    return [n for n in fresh if n not in grown]
+
+
 def adapt(model: nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
     """Load what fits of ``source`` into ``model``; return the names left at their init."""
     body = model.body
@@ -64,6 +82,7 @@ def adapt(model: nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
         else:
             fresh.append(name)
     model.load_state_dict(loaded, strict=False)
+    fresh = _identity_new_blocks(model, fresh)
     if getattr(body, "mid_in", None) is not None and "body.mid_in.weight" in fresh:
         _identity_mid_in(body.mid_in, body.mid_in.out_channels)
         fresh = [n for n in fresh if not n.startswith("body.mid_in.")]

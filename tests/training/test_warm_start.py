@@ -37,6 +37,17 @@ def test_grey_model_starts_as_the_colour_model_on_a_grey_picture():
         assert torch.allclose(grey(x, s), want, atol=1e-5)
 
 
+def test_deeper_model_starts_as_the_shallower_one():
+    colour = trained_colour_ae()
+    deeper = build("unet_ae", channels=3, widths=[8, 16], blocks=[2, 3], unshuffle=2).eval()
+    assert adapt(deeper, colour.state_dict()) == []  # the new blocks are the identity
+    x, s = inputs(3)
+    with torch.no_grad():
+        assert torch.allclose(deeper(x, s), colour(x, s), atol=1e-5)
+    new_first = deeper.body.mid[1].body[0].weight
+    assert new_first.abs().sum() > 0  # only the last convolution is zeroed: gradients flow
+
+
 def test_vae_starts_with_the_ae_as_its_deterministic_path():
     colour = trained_colour_ae()
     vae = build("unet_cvae", channels=3, latent=4, **ARCH).eval()
