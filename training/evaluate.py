@@ -25,6 +25,7 @@ import numpy as np
 from denoiser.metrics import psnr, ssim
 from denoiser.noise import add_gaussian_noise
 from training.data import list_images, load_image
+from training.detail import block_stats, psnr_by_detail
 from training.peers import PEERS
 
 Denoise = Callable[[np.ndarray, float], np.ndarray]
@@ -67,8 +68,8 @@ def scalar_level(fn: Denoise) -> Denoise:
 
 def run_method(fn: Denoise, cleans: Sequence[np.ndarray], setting: str) -> dict[str, float]:
     """Mean PSNR, SSIM and seconds per megapixel of one method at one noise setting, and the
-    PSNR of each image in sorted file order."""
-    p, s, seconds, mp = [], [], 0.0, 0.0
+    PSNR of each image in sorted file order and of each quarter of the blocks by detail."""
+    p, s, blocks, seconds, mp = [], [], [], 0.0, 0.0
     for i, clean in enumerate(cleans):
         noisy, level = noisy_version(clean, i, setting)
         t = time.perf_counter()
@@ -77,9 +78,11 @@ def run_method(fn: Denoise, cleans: Sequence[np.ndarray], setting: str) -> dict[
         mp += clean.shape[0] * clean.shape[1] / 1e6
         p.append(psnr(clean, out))
         s.append(ssim(clean, out))
+        blocks.append(block_stats(clean, out))
     # per image too: a mean can hide that a method loses on every image, or on one odd one
     return {"psnr": float(np.mean(p)), "ssim": float(np.mean(s)), "sec_per_mp": seconds / mp,
-            "images": len(cleans), "psnr_per_image": [round(float(v), 3) for v in p]}
+            "images": len(cleans), "psnr_per_image": [round(float(v), 3) for v in p],
+            "psnr_by_detail": psnr_by_detail(blocks)}
 
 
 def evaluate(model: Path | None, data: Path, sigmas: Sequence[float], peers: Sequence[str] = (),
@@ -128,7 +131,17 @@ def setting_label(setting: str) -> str:
     return f"sigma {setting}" if setting_order(setting)[0] is False else setting
 
 
-def print_table(results: dict) -> None:
+def print_by_detail(results: dict) -> None:
+    """PSNR of each quarter of the 16x16 blocks, flattest first (training/detail.py)."""
+    print("PSNR (dB) by detail: quarters of the blocks, flat to detailed")
+    for name, by_sigma in results["methods"].items():
+        for setting in sorted(by_sigma, key=setting_order):
+            d = by_sigma[setting]["psnr_by_detail"]
+            cells = " ".join(f"{v:7.2f}" for v in d["psnr"])
+            print(f"{name:<14}{setting_label(setting):>16}  {cells}")
+
+
+def print_table(results: dict, by_detail: bool = False) -> None:
     seen = dict.fromkeys(s for m in results["methods"].values() for s in m)
     sigmas = sorted(seen, key=setting_order)
     print(f"{results['data']}  PSNR (dB) / SSIM / s per MP")
@@ -137,6 +150,8 @@ def print_table(results: dict) -> None:
         cells = [f"{r['psnr']:.2f} / {r['ssim']:.4f} / {r['sec_per_mp']:.2f}"
                  for r in (by_sigma[s] for s in sigmas)]
         print(f"{name:<14}" + "".join(f"{c:>26}" for c in cells))
+    if by_detail:
+        print_by_detail(results)
     if "vae" in results:
         print("VAE: " + ", ".join(f"{k} {v:.4g}" for k, v in results["vae"].items()))
 
@@ -154,12 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vae-samples", type=int, default=0, help="VAE: samples for spread figures")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument("--by-detail", action="store_true",
+                   help="also print PSNR by local detail (quarters of 16x16 blocks)")
     args = p.parse_args(argv)
     results = evaluate(args.model, args.data, args.sigmas, args.peers, args.limit,
                        args.peer_limit, args.threads, args.vae_samples, args.camera)
     args_used = argv if argv is not None else sys.argv[1:]
     results["command"] = "python -m training.evaluate " + " ".join(args_used)
-    print_table(results)
+    print_table(results, args.by_detail)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
