@@ -70,23 +70,57 @@ class BatchPanel(QWidget):
         self.rows: list[BatchRow] = []
         self.job: Job | None = None
 
-        self.table = QTableWidget(0, 3)
-        self.table.setObjectName("batch_table")
-        self.table.setHorizontalHeaderLabels(["File", "Status", "Progress"])
-        header = self.table.horizontalHeader()
+        self.table = self._queue_table()
+        form = self._options_form()
+        buttons = self._buttons()
+        self.summary = QLabel("")
+        self.summary.setObjectName("batch_summary")
+        self.summary.setWordWrap(True)
+
+        # the queue on the left, where it can grow; the options on the right
+        left = QVBoxLayout()
+        left.addWidget(self.table, 1)
+        left.addLayout(buttons)
+        left.addWidget(self.summary)
+        options = QWidget()
+        options.setLayout(form)
+        options.setMaximumWidth(460)
+        lay = QHBoxLayout(self)
+        lay.addLayout(left, 1)
+        lay.addWidget(options)
+
+        self.start_btn.clicked.connect(self.start)
+        self.cancel_sel_btn.clicked.connect(self.cancel_selected)
+        self.cancel_all_btn.clicked.connect(self.cancel_all)
+        self.clear_btn.clicked.connect(self.clear_finished)
+        self.add_btn.clicked.connect(self._add_dialog)
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
+        self._update_buttons()
+
+    # ----- construction ------------------------------------------------------------
+    def _queue_table(self) -> QTableWidget:
+        """File, status and progress columns; whole rows select, nothing edits in place."""
+        table = QTableWidget(0, 3)
+        table.setObjectName("batch_table")
+        table.setHorizontalHeaderLabels(["File", "Status", "Progress"])
+        header = table.horizontalHeader()
         header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(COL_FILE, 260)
         header.resizeSection(COL_PROGRESS, 110)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        table.setWordWrap(False)
+        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.verticalHeader().setVisible(False)
+        table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        return table
 
+    def _options_form(self) -> QFormLayout:
+        """Where results go, how they are named and encoded, and whether they may replace."""
         self.out_dir = QLineEdit()
         self.out_dir.setObjectName("output_dir")
         self.out_dir.setPlaceholderText("next to each original")
@@ -118,7 +152,9 @@ class BatchPanel(QWidget):
         form.addRow("Format", fmt_row)
         form.addRow("", self.keep_metadata)
         form.addRow("", self.overwrite)
+        return form
 
+    def _buttons(self) -> QHBoxLayout:
         self.start_btn = QPushButton("Start")
         self.start_btn.setObjectName("batch_start")
         self.cancel_sel_btn = QPushButton("Cancel selected")
@@ -130,30 +166,7 @@ class BatchPanel(QWidget):
         for b in (self.add_btn, self.start_btn, self.cancel_sel_btn, self.cancel_all_btn,
                   self.clear_btn):
             buttons.addWidget(b)
-        self.summary = QLabel("")
-        self.summary.setObjectName("batch_summary")
-        self.summary.setWordWrap(True)
-
-        # the queue on the left, where it can grow; the options on the right
-        left = QVBoxLayout()
-        left.addWidget(self.table, 1)
-        left.addLayout(buttons)
-        left.addWidget(self.summary)
-        options = QWidget()
-        options.setLayout(form)
-        options.setMaximumWidth(460)
-        lay = QHBoxLayout(self)
-        lay.addLayout(left, 1)
-        lay.addWidget(options)
-
-        self.start_btn.clicked.connect(self.start)
-        self.cancel_sel_btn.clicked.connect(self.cancel_selected)
-        self.cancel_all_btn.clicked.connect(self.cancel_all)
-        self.clear_btn.clicked.connect(self.clear_finished)
-        self.add_btn.clicked.connect(self._add_dialog)
-        self.format_combo.currentIndexChanged.connect(self._format_changed)
-        self._format_changed()
-        self._update_buttons()
+        return buttons
 
     # ----- queue -----------------------------------------------------------------
     def add_paths(self, paths: list[str | Path]) -> tuple[int, list[Path]]:

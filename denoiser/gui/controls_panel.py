@@ -41,17 +41,26 @@ class ControlsPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("controls")
         lay = QVBoxLayout(self)
-
-        # model
         model_box = QGroupBox("Model")
-        mlay = QVBoxLayout(model_box)
         self.model_picker = ModelPicker()
-        mlay.addWidget(self.model_picker)
-        lay.addWidget(model_box)
+        QVBoxLayout(model_box).addWidget(self.model_picker)
+        for box in (model_box, self._strength_box(), self._vae_box(), self._compare_box(),
+                    self._device_box()):
+            lay.addWidget(box)
+        self._add_advanced(lay)
+        lay.addStretch(1)
 
-        # strength
-        strength_box = QGroupBox("Strength (noise level σ, 0–255)")
-        slay = QVBoxLayout(strength_box)
+        self._estimate: float | None = None
+        self._available: list[str] = ["cpu"]
+        self._have = "CPU"
+        self._connect()
+        self.set_auto(True)
+
+    # ----- construction ------------------------------------------------------------
+    def _strength_box(self) -> QGroupBox:
+        """Auto check box with the estimate beside it, then a slider and a spin box."""
+        box = QGroupBox("Strength (noise level σ, 0–255)")
+        lay = QVBoxLayout(box)
         row = QHBoxLayout()
         self.auto_check = QCheckBox("Auto")
         self.auto_check.setObjectName("auto_sigma")
@@ -60,7 +69,7 @@ class ControlsPanel(QWidget):
         self.estimate_label.setObjectName("estimate_label")
         row.addWidget(self.auto_check)
         row.addWidget(self.estimate_label, 1)
-        slay.addLayout(row)
+        lay.addLayout(row)
         row2 = QHBoxLayout()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("sigma_slider")
@@ -72,12 +81,13 @@ class ControlsPanel(QWidget):
         self.spin.setSingleStep(1.0)
         row2.addWidget(self.slider, 1)
         row2.addWidget(self.spin)
-        slay.addLayout(row2)
-        lay.addWidget(strength_box)
+        lay.addLayout(row2)
+        return box
 
-        # VAE options
+    def _vae_box(self) -> QGroupBox:
+        """Samples and blend: shown only while a VAE is the chosen model."""
         self.vae_box = QGroupBox("Uncertainty (VAE)")
-        vlay = QFormLayout(self.vae_box)
+        lay = QFormLayout(self.vae_box)
         self.samples_spin = QSpinBox()
         self.samples_spin.setRange(0, 32)
         self.samples_spin.setValue(0)
@@ -86,23 +96,22 @@ class ControlsPanel(QWidget):
         self.blend_slider = QSlider(Qt.Orientation.Horizontal)
         self.blend_slider.setRange(0, 100)
         self.blend_slider.setToolTip("Lean back toward the original where the model is unsure")
-        vlay.addRow("Samples", self.samples_spin)
-        vlay.addRow("Keep original where unsure", self.blend_slider)
+        lay.addRow("Samples", self.samples_spin)
+        lay.addRow("Keep original where unsure", self.blend_slider)
         self.vae_box.setVisible(False)
-        lay.addWidget(self.vae_box)
+        return self.vae_box
 
-        # second model
+    def _compare_box(self) -> QGroupBox:
         self.compare_box = QGroupBox("Compare with a second model")
         self.compare_box.setCheckable(True)
         self.compare_box.setChecked(False)
-        clay = QVBoxLayout(self.compare_box)
         self.compare_picker = ModelPicker(show_details=False)
-        clay.addWidget(self.compare_picker)
-        lay.addWidget(self.compare_box)
+        QVBoxLayout(self.compare_box).addWidget(self.compare_picker)
+        return self.compare_box
 
-        # device
-        device_box = QGroupBox("Device")
-        dlay = QVBoxLayout(device_box)
+    def _device_box(self) -> QGroupBox:
+        box = QGroupBox("Device")
+        lay = QVBoxLayout(box)
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("device_combo")
         for key, text in DEVICES:
@@ -110,19 +119,20 @@ class ControlsPanel(QWidget):
         self.device_status = QLabel("")
         self.device_status.setObjectName("device_status")
         self.device_status.setWordWrap(True)
-        dlay.addWidget(self.device_combo)
-        dlay.addWidget(self.device_status)
-        lay.addWidget(device_box)
+        lay.addWidget(self.device_combo)
+        lay.addWidget(self.device_status)
+        return box
 
-        # advanced
+    def _add_advanced(self, lay: QVBoxLayout) -> None:
+        """A folded "Advanced" section with the tile size: most people never need it."""
         self.advanced_toggle = QToolButton()
         self.advanced_toggle.setText("Advanced")
         self.advanced_toggle.setCheckable(True)
         self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced = QWidget()
-        alay = QFormLayout(self.advanced)
-        alay.setContentsMargins(0, 0, 0, 0)
+        form = QFormLayout(self.advanced)
+        form.setContentsMargins(0, 0, 0, 0)
         self.tile_spin = QSpinBox()
         self.tile_spin.setObjectName("tile_spin")
         self.tile_spin.setRange(64, 4096)
@@ -130,16 +140,13 @@ class ControlsPanel(QWidget):
         self.tile_spin.setValue(DEFAULT_TILE)
         self.tile_spin.setSuffix(" px")
         self.tile_spin.setToolTip("Smaller tiles use less memory; larger ones are a bit faster")
-        alay.addRow("Tile size", self.tile_spin)
+        form.addRow("Tile size", self.tile_spin)
         self.advanced.setVisible(False)
         self.advanced_toggle.toggled.connect(self._toggle_advanced)
         lay.addWidget(self.advanced_toggle)
         lay.addWidget(self.advanced)
-        lay.addStretch(1)
 
-        self._estimate: float | None = None
-        self._available: list[str] = ["cpu"]
-        self._have = "CPU"
+    def _connect(self) -> None:
         self.slider.valueChanged.connect(self._slider_moved)
         self.spin.valueChanged.connect(self._spin_changed)
         self.auto_check.toggled.connect(self._auto_toggled)
@@ -149,7 +156,6 @@ class ControlsPanel(QWidget):
         for sig in (self.samples_spin.valueChanged, self.blend_slider.valueChanged,
                     self.device_combo.currentIndexChanged, self.tile_spin.valueChanged):
             sig.connect(lambda *_: emit(self.paramsChanged))
-        self.set_auto(True)
 
     # ----- values ----------------------------------------------------------------
     def params(self) -> RenderParams | None:
