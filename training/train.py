@@ -150,6 +150,24 @@ class RunLog:
             self.file.close()
 
 
+def resume(last: Path, model, ema, opt, gen: torch.Generator,
+           cfg: dict[str, Any]) -> tuple[int, float, dict[str, Any]]:
+    """Load a run's checkpoint into the training state; return (step, best PSNR, settings).
+
+    A compact checkpoint has no Adam moments, so the settings gain ``rewarm_from`` and the
+    learning rate warms up again rather than taking full steps with fresh moments."""
+    state = checkpoint.load(last)
+    model.load_state_dict(state["model"])
+    ema.module.load_state_dict(state.get("ema", state["model"]))
+    ema.n_averaged.fill_(max(1, state["step"]))
+    if "optimizer" in state:
+        opt.load_state_dict(state["optimizer"])
+    else:
+        cfg = {**cfg, "rewarm_from": state["step"]}
+    gen.set_state(state["generator"])
+    return state["step"], state.get("best_psnr", -1.0), cfg
+
+
 def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: float | None,
           threads: int, anneal_to_deadline: bool = False) -> dict[str, Any]:
     ctx = distributed.setup()
@@ -166,16 +184,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
     step, best = 0, -1.0
     last = out_dir / "last.pt"
     if last.exists():
-        state = checkpoint.load(last)
-        model.load_state_dict(state["model"])
-        ema.module.load_state_dict(state.get("ema", state["model"]))
-        ema.n_averaged.fill_(max(1, state["step"]))
-        if "optimizer" in state:
-            opt.load_state_dict(state["optimizer"])
-        else:  # a compact checkpoint: fresh Adam moments, so warm the learning rate up again
-            cfg = {**cfg, "rewarm_from": state["step"]}
-        gen.set_state(state["generator"])
-        step, best = state["step"], state.get("best_psnr", -1.0)
+        step, best, cfg = resume(last, model, ema, opt, gen, cfg)
         if ctx.main:
             print(f"resumed from {last} at step {step}", file=sys.stderr)
     elif recipe.get("init"):  # a fresh run that starts from another model's weights
