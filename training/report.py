@@ -58,12 +58,29 @@ def eval_table(res: dict) -> list[str]:
         levels = ["15", "25", "50"]
         cells = [vals[levels.index(s)] if s in levels else "" for s in sigmas]
         lines.append(f"| {name} (published) | " + " | ".join(cells) + " |")
+    lines += detail_table(res)
     if "vae" in res:
         lines += ["", "VAE uncertainty at sigma 25: " +
                   ", ".join(f"{k} = {v:.3f}" for k, v in res["vae"].items())]
     if "command" in res:
         lines += ["", f"Reproduce: `{res['command']}`"]
     return lines + [""]
+
+
+def detail_table(res: dict) -> list[str]:
+    """PSNR by local detail (training/detail.py), when the evaluation recorded it: where in
+    the pictures a method wins or loses, from flat areas to fine texture."""
+    rows = [(name, s, by[s]["psnr_by_detail"]) for name, by in res["methods"].items()
+            for s in sorted(by, key=setting_order) if "psnr_by_detail" in by[s]]
+    if not rows:
+        return []
+    lines = ["", "PSNR (dB) by local detail: the 16x16 blocks of all images in four equal "
+             "shares, ranked by the standard deviation of the clean luminance.", "",
+             "| method | setting | flattest | 2nd | 3rd | most detailed |", "|---" * 6 + "|"]
+    for name, s, d in sorted(rows, key=lambda r: (setting_order(r[1]), r[0] != rows[0][0])):
+        lines.append(f"| {name} | {setting_label(s)} | "
+                     + " | ".join(f"{v:.2f}" for v in d["psnr"]) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,35 @@
+"""The models page is built from evaluation JSON alone."""
+
+from __future__ import annotations
+
+import json
+
+from training.report import main
+
+
+def result(psnr: float, by_detail: list[float] | None = None) -> dict:
+    r = {"psnr": psnr, "ssim": 0.9, "sec_per_mp": 1.0, "images": 2}
+    if by_detail:
+        r["psnr_by_detail"] = {"psnr": by_detail, "detail_upper": [1, 2, 3, 4]}
+    return r
+
+
+def test_page_has_the_table_and_the_detail_split(tmp_path):
+    res = {"data": "photos", "methods": {
+        "ours": {"25": result(30.0, [40.0, 33.0, 30.5, 28.25]), "15": result(33.0)},
+        "bm3d": {"25": result(29.5, [39.0, 32.5, 30.0, 28.0])}}, "command": "python -m x"}
+    (tmp_path / "e.json").write_text(json.dumps(res))
+    assert main(["--eval", str(tmp_path / "e.json"), "--out", str(tmp_path / "docs")]) == 0
+    page = (tmp_path / "docs" / "models.md").read_text()
+    assert "| ours (2 images) | 33.00 / 0.9000 | 30.00 / 0.9000 |" in page
+    assert "| ours | sigma 25 | 40.00 | 33.00 | 30.50 | 28.25 |" in page
+    assert "| bm3d | sigma 25 | 39.00 | 32.50 | 30.00 | 28.00 |" in page
+    assert page.index("| ours | sigma 25") < page.index("| bm3d | sigma 25")
+    assert "Reproduce: `python -m x`" in page
+
+
+def test_no_detail_split_without_the_figures(tmp_path):
+    res = {"data": "photos", "methods": {"ours": {"25": result(30.0)}}}
+    (tmp_path / "e.json").write_text(json.dumps(res))
+    main(["--eval", str(tmp_path / "e.json"), "--out", str(tmp_path)])
+    assert "by local detail" not in (tmp_path / "models.md").read_text()
