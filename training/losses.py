@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 
 
-def charbonnier(out: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
-    return torch.sqrt((out - target) ** 2 + eps**2).mean()
+def charbonnier(out: torch.Tensor, target: torch.Tensor, eps: float = 1e-3,
+                reduction: str = "mean") -> torch.Tensor:
+    per_pixel = torch.sqrt((out - target) ** 2 + eps**2)
+    return per_pixel.mean() if reduction == "mean" else per_pixel
 
 
 RECONSTRUCTION = {"l1": F.l1_loss, "l2": F.mse_loss, "charbonnier": charbonnier}
@@ -31,10 +33,7 @@ def sigma_weights(sigma: torch.Tensor, power: float, ref: float = 25.0,
 def weighted_reconstruction(name: str, out: torch.Tensor, target: torch.Tensor,
                             weights: torch.Tensor) -> torch.Tensor:
     """The reconstruction loss ``name`` of each sample, weighted, then averaged."""
-    if name == "charbonnier":
-        per_pixel = torch.sqrt((out - target) ** 2 + 1e-6)
-    else:
-        per_pixel = RECONSTRUCTION[name](out, target, reduction="none")
+    per_pixel = RECONSTRUCTION[name](out, target, reduction="none")
     return (per_pixel.flatten(1).mean(1) * weights).mean()
 
 
