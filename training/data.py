@@ -59,6 +59,8 @@ class PatchSampler:
     sigma_max: float = 75.0
     channel_shuffle: bool = True
     noise: NoiseParams | None = None  # camera-like noise; None: white Gaussian, as evaluated
+    detail_share: float = 0.0  # share of patches that are the most detailed of several crops
+    detail_candidates: int = 4
 
     @classmethod
     def from_folders(
@@ -84,16 +86,27 @@ class PatchSampler:
             raise ValueError(f"no usable training images in {list(folders)}")
         return cls(images, **kwargs)
 
+    def _crop(self, img: torch.Tensor, tries: int, gen: torch.Generator) -> torch.Tensor:
+        """A random crop, or the most detailed of ``tries`` random crops.
+
+        Why: on photographs the model beat CBM3D on flat regions and lost on fine structure,
+        and a uniform crop is mostly flat; part of each batch therefore looks for detail.
+        """
+        p, crops = self.patch, []
+        for _ in range(tries):
+            y = int(torch.randint(img.shape[1] - p + 1, (1,), generator=gen))
+            x = int(torch.randint(img.shape[2] - p + 1, (1,), generator=gen))
+            crops.append(img[:, y : y + p, x : x + p])
+        return crops[0] if tries == 1 else _most_detailed(crops)
+
     def batch(self, size: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
         """Return (clean, noisy, sigma_map), each float32 N x C x P x P (sigma: N x 1 x P x P)."""
         p = self.patch
         idx = torch.randint(len(self.images), (size,), generator=gen).tolist()
         crops = []
-        for i in idx:
-            img = self.images[i]
-            y = int(torch.randint(img.shape[1] - p + 1, (1,), generator=gen))
-            x = int(torch.randint(img.shape[2] - p + 1, (1,), generator=gen))
-            crop = img[:, y : y + p, x : x + p]
+        for n, i in enumerate(idx):
+            tries = self.detail_candidates if n < round(self.detail_share * size) else 1
+            crop = self._crop(self.images[i], tries, gen)
             k = int(torch.randint(8, (1,), generator=gen))
             crop = torch.rot90(crop, k % 4, dims=(1, 2))
             if k >= 4:
@@ -108,6 +121,11 @@ class PatchSampler:
         noise = torch.randn(clean.shape, generator=gen) * sigma
         sigma_map = sigma.expand(size, 1, p, p).contiguous()
         return clean, clean + noise, sigma_map
+
+
+def _most_detailed(crops: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The crop whose values spread the most: thin lines and texture rather than sky."""
+    return max(crops, key=lambda c: float(c.float().std()))
 
 
 def validation_set(

@@ -64,6 +64,7 @@ def make_data(recipe: dict[str, Any], data_root: Path):
     sampler = PatchSampler.from_folders(
         folders, channels, scales=d.get("scales", [1.0]), exclude=holdout,
         patch=d["patch"], sigma_max=d["sigma_max"], noise=noise,
+        detail_share=d.get("detail_share", 0.0),
     )
     return sampler, validation_set(holdout, channels)
 
