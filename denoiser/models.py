@@ -305,6 +305,12 @@ def default_model(channels: int, *, stochastic: bool = False) -> ModelInfo:
         kind = "stochastic (VAE) denoising model" if stochastic else "denoising model"
         raise ModelError(f"No {kind} is installed; put a .onnx file in "
                          f"{user_models_dir()} or pass a model file.")
+    return choose_default(models, channels, stochastic=stochastic)
+
+
+def choose_default(models: list[ModelInfo], channels: int, *,
+                   stochastic: bool = False) -> ModelInfo:
+    """``default_model``'s choice among ``models`` (not empty), without reading the disk."""
     family = "vae" if stochastic else "ae"
     names = PREFERRED.get(channels, ())
     for name in (n.replace("ae-", f"{family}-", 1) for n in names):

@@ -101,6 +101,13 @@ def default_model(channels: int) -> Any:
     return _d(channels)
 
 
+def choose_default(models: list[Any], channels: int) -> Any:
+    """The model the CLI would take for a ``channels``-channel image, among ``models``."""
+    from denoiser.models import choose_default as _c
+
+    return _c(models, channels)
+
+
 def available_devices() -> list[str]:
     """Devices this machine can run on, e.g. ["cpu"] or ["cpu", "cuda"]."""
     from denoiser.engine import available_devices as _a

@@ -275,7 +275,20 @@ class ControlsPanel(QWidget):
             self._set_value_quietly(self._estimate)
         emit(self.paramsChanged)
 
+    def suggest_model(self, name_or_path: str) -> None:
+        """Use the app's choice for the image just opened, unless the user picked a model.
+
+        Quiet: the caller reads ``params()`` next, so no ``paramsChanged`` is needed.
+        """
+        if self.model_picker.suggest(name_or_path):
+            self._fit_to_model(self.model_picker.current())
+
     def _model_changed(self, model: Any) -> None:
+        self._fit_to_model(model)
+        emit(self.paramsChanged)
+
+    def _fit_to_model(self, model: Any) -> None:
+        """Strength range, blind and VAE controls as the model needs them."""
         if model is not None:
             lo, hi = getattr(model, "sigma_range", (0.0, 75.0))
             hi = max(float(hi), 1.0)
@@ -290,7 +303,6 @@ class ControlsPanel(QWidget):
             for w in (self.slider, self.spin, self.auto_check):
                 w.setEnabled(not blind)
             self.vae_box.setVisible(bool(getattr(model, "stochastic", False)))
-        emit(self.paramsChanged)
 
     def _compare_toggled(self, on: bool) -> None:
         emit(self.compareToggled, on)

@@ -33,21 +33,22 @@ def _models_loaded(win: MainWindow, models: list[Any], override: str | None) -> 
         else:
             models = [extra] + [m for m in models if m.path != extra.path]
     win.models = models
-    win.controls.set_models(models, _first_choice(win, models, override),
-                            win.settings.get("compare_model") or None)
+    first, chosen = _first_choice(win, models, override)
+    win.controls.set_models(models, first, win.settings.get("compare_model") or None)
+    win.controls.model_picker.chosen = chosen
     if not models:
         win.banner.show_message(NO_MODELS, "warning")
     emit(win.modelsLoaded, models)
 
 
-def _first_choice(win: MainWindow, models: list[Any], override: str | None) -> str | None:
-    """The override, else the remembered model if still installed, else the default."""
+def _first_choice(win: MainWindow, models: list[Any], override: str | None
+                  ) -> tuple[str | None, bool]:
+    """(model, chosen by the user): the override, else the remembered model if still
+    installed, else the default for the open image's channels (colour if none is open)."""
     want = override or win.settings.get("model") or None
-    if want and not any(want in (m.name, str(m.path)) for m in models):
-        want = None
-    if want is None and models:
-        try:
-            want = backend.default_model(3).name
-        except Exception:  # noqa: BLE001 - no default is fine, the first model is used
-            want = None
-    return want
+    if want and any(want in (m.name, str(m.path)) for m in models):
+        return want, True
+    if not models:
+        return None, False
+    doc = win.pipeline.doc
+    return str(backend.choose_default(models, doc.channels if doc else 3).path), False

@@ -92,7 +92,9 @@ class ModelPicker(QWidget):
         lay.addWidget(self.combo)
         lay.addWidget(self.details)
         self._models: list[Any] = []
+        self.chosen = False  # the user picked the model (here or on an earlier run)
         self.combo.currentIndexChanged.connect(self._changed)
+        self.combo.activated.connect(self._picked)
         self.set_models([])
 
     def set_models(self, models: list[Any], select: str | None = None) -> None:
@@ -127,11 +129,32 @@ class ModelPicker(QWidget):
             self.combo.setCurrentIndex(idx)
         return idx >= 0
 
+    def suggest(self, name_or_path: str) -> bool:
+        """Select a model the app chose for an image, unless the user picked one.
+
+        Quiet (no ``modelChanged``): the caller is about to read the new choice anyway.
+        Returns whether the selection changed.
+        """
+        idx = self.index_of(name_or_path)
+        if self.chosen or idx < 0 or idx == self.combo.currentIndex():
+            return False
+        self.combo.blockSignals(True)
+        self.combo.setCurrentIndex(idx)
+        self.combo.blockSignals(False)
+        self._describe(self.current())
+        return True
+
     def current(self) -> Any:
         i = self.combo.currentIndex()
         return self._models[i] if 0 <= i < len(self._models) else None
 
+    def _picked(self, _index: int) -> None:
+        self.chosen = True
+
+    def _describe(self, m: Any) -> None:
+        self.details.setText(describe(m) if m else "Put .onnx models in the models folder.")
+
     def _changed(self) -> None:
         m = self.current()
-        self.details.setText(describe(m) if m else "Put .onnx models in the models folder.")
+        self._describe(m)
         emit(self.modelChanged, m)

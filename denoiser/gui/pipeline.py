@@ -84,6 +84,7 @@ class Pipeline(QObject):
         self._show_original(draft.original, draft.name, draft.size)
         self.win.status_text.setText(f"{draft.name}: reading the full image…")
         canvas = self.win.view.active_canvas()
+        self._suit_model(draft.u8.shape[2] if draft.u8.ndim == 3 else 1)
         self.session.params = self.win.controls.params()
         if not self.session.set_draft(draft, (canvas.visible_box(), canvas.zoom())):
             self.loader.draft_previewed()  # no model: nothing to wait for
@@ -175,6 +176,7 @@ class Pipeline(QObject):
 
     def _start(self, doc: Document, view: tuple | None) -> None:
         self.session.want_compare = self.win.view.mode() == "models"
+        self._suit_model(doc.channels)
         self.session.params = self.win.controls.params()
         self.session.set_document(doc, view=view, start=not self._held)
 
@@ -276,6 +278,12 @@ class Pipeline(QObject):
         self.win.zoom_label.setText(f"{canvas.zoom() * 100:.0f} %" if canvas.has_image() else "")
         if canvas.has_image():
             self.session.set_view(canvas.visible_box(), canvas.zoom())
+
+    def _suit_model(self, channels: int) -> None:
+        """The CLI's model for this many channels, unless the user picked one."""
+        if self.win.models:
+            model = backend.choose_default(self.win.models, channels)
+            self.win.controls.suggest_model(str(model.path))
 
     def cancel(self) -> None:
         """Stop denoising; a file still being read is shown when it is, not denoised."""

@@ -49,8 +49,8 @@ def store(win: MainWindow) -> None:
     """Remember the window's settings (called on close)."""
     s, c = win.settings, win.controls
     m = c.model_picker.current()
-    if m is not None:
-        s.set("model", m.name)
+    # only a model the user picked is remembered; otherwise each image gets its default
+    s.set("model", m.name if m is not None and c.model_picker.chosen else "")
     cm = c.compare_picker.current()
     if cm is not None:
         s.set("compare_model", cm.name)

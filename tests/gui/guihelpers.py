@@ -68,3 +68,9 @@ def drop_urls(widget, paths) -> None:
     drop = QDropEvent(pos, Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, drop)
+
+
+def pick_model(picker, name: str) -> None:
+    """Choose a model as a user does: Qt emits ``activated`` only for user choices."""
+    assert picker.select(name)
+    picker.combo.activated.emit(picker.combo.currentIndex())

@@ -10,10 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from guihelpers import LONG, drop_urls, noisy_float, write_camera_photo, write_photo
+from guihelpers import (
+    LONG,
+    drop_urls,
+    noisy_array,
+    noisy_float,
+    pick_model,
+    write_camera_photo,
+    write_photo,
+)
 from PIL import Image
 from PySide6.QtCore import QPointF
 
+from denoiser.gui import window_settings
 from denoiser.gui.qtcompat import emit
 
 pytestmark = pytest.mark.usefixtures("installed_models")
@@ -222,7 +231,7 @@ def test_settings_survive_restart(qtbot, make_window, gui_settings, tmp_path):
 
     w1 = make_window()
     qtbot.waitUntil(lambda: w1.controls.model_picker.current() is not None, timeout=LONG)
-    w1.controls.model_picker.select("ae-gray")
+    pick_model(w1.controls.model_picker, "ae-gray")
     w1.controls.set_auto(False)
     w1.controls.set_sigma(33.0)
     w1.controls.set_device("cpu")
@@ -502,3 +511,29 @@ def test_grey_image(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.saved, timeout=LONG):
         window.saver.save_to(out)
     assert Image.open(out).mode == "L"
+
+
+def test_each_image_gets_the_model_for_its_channels_until_the_user_picks(
+        qtbot, window, photo, tmp_path):
+    """As in the CLI: a grey scan goes to the grey model, a colour photo to the colour one;
+    a model the user picked stays picked, and only a picked model is remembered."""
+    grey = tmp_path / "in" / "grey.png"
+    Image.fromarray(noisy_array(channels=1)[..., 0]).save(grey)
+    for path, name in [(grey, "ae-gray"), (photo, "ae-color"), (grey, "ae-gray")]:
+        window.open_file(path)
+        qtbot.waitUntil(lambda p=path: window.doc is not None and window.doc.path == p,
+                        timeout=LONG)
+        wait_result(qtbot, window)
+        assert window.doc.rendered.model.name == name
+    window_settings.store(window)
+    assert window.settings.get("model") == ""
+    pick_model(window.controls.model_picker, "ae-color")
+    wait_result(qtbot, window)
+    window.open_file(photo)
+    qtbot.waitUntil(lambda: window.doc.path == photo, timeout=LONG)
+    window.open_file(grey)
+    qtbot.waitUntil(lambda: window.doc.path == grey, timeout=LONG)
+    wait_result(qtbot, window)
+    assert window.doc.rendered.model.name == "ae-color"
+    window_settings.store(window)
+    assert window.settings.get("model") == "ae-color"
