@@ -159,10 +159,10 @@ def _noise_level(engine: Engine, pixels: np.ndarray, sigma: float | str | None) 
     if engine.model.blind:
         return None
     if sigma is None or sigma == "auto":
-        from denoiser.noise import estimate_sigma
+        from denoiser.strength import auto_sigma
 
         try:
-            return float(estimate_sigma(pixels, noise_type=engine.model.noise_type))
+            return float(auto_sigma(pixels, noise_type=engine.model.noise_type))
         except ValueError as e:  # too small, or NaNs: the user can still give a level
             raise NoiseLevelError(f"Cannot estimate the noise level ({str(e).rstrip('.')}); "
                                   "give one with --sigma.") from e

@@ -212,9 +212,9 @@ class Engine:
     # ------------------------------------------------------------------ internals
 
     def _estimate(self, image: np.ndarray) -> float:
-        from denoiser.noise import estimate_sigma
+        from denoiser.strength import auto_sigma
 
-        return float(estimate_sigma(image, noise_type=self.model.noise_type))
+        return float(auto_sigma(image, noise_type=self.model.noise_type))
 
     def _sigma(self, image: np.ndarray, sigma: Sigma) -> float | np.ndarray | None:
         """The noise level as a float or an H x W map, still on the 0-255 scale."""

@@ -73,7 +73,7 @@ def model_noise_type(model: Any) -> str:
 def estimate_sigma(pixels: np.ndarray, crop: int = SIGMA_CROP, *, noise_type: str) -> float:
     """Noise level (0-255 scale) from the middle ``crop`` x ``crop`` of the image, as a
     model trained on ``noise_type`` noise means it (see :func:`model_noise_type`)."""
-    from denoiser.noise import estimate_sigma as _est
+    from denoiser.strength import auto_sigma as _est
 
     y0, x0, y1, x1 = preview.central_crop(pixels.shape, crop)
     try:
