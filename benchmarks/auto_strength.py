@@ -12,13 +12,15 @@ PSNR at the best m (and that m), at the white-noise estimate (what Auto gave a G
 model before ``denoiser.strength``), at the camera-noise estimate, and at Auto
 (``denoiser.strength.auto_sigma``), with the mean of each estimate.
 
-    python benchmarks/auto_strength.py --data ../shared/datasets/test/Set12
+    python benchmarks/auto_strength.py --data ../shared/datasets/test/Set12 \
+        --out docs/auto-strength.md
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="ae-gray")
     parser.add_argument("--strengths", type=float, nargs="+", default=[10.0, 20.0])
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, help="also write the page here (markdown)")
     return parser.parse_args(argv)
 
 
@@ -96,17 +99,13 @@ def case(engine: Engine, clean: np.ndarray, noisy: np.ndarray, s: float) -> dict
     return row
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    files = sorted(p for p in args.data.iterdir() if p.suffix.lower() in {".png", ".jpg", ".bmp"})
-    cleans = [load_grey(p) for p in files[: args.images]]
-    engine = Engine(find_model(args.model), "cpu", threads=args.threads)
-    print(f"{args.model} on {len(cleans)} images of {args.data.name}; PSNR in dB, sigma 0-255")
-    print("| noise | s | noisy | best m | at best | white est. | at it | camera est. | at it "
-          "| Auto | at it |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+def table(engine: Engine, cleans: list[np.ndarray], strengths: list[float]) -> list[str]:
+    """The markdown table, a row per noise kind and strength (printed as each is done)."""
+    lines = ["| noise | s | noisy | best m | at best | white est. | at it | camera est. | "
+             "at it | Auto | at it |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
     for kind in KINDS:
-        for s in args.strengths:
+        for s in strengths:
             rows, noisy_psnr = [], []
             for i, clean in enumerate(cleans):
                 noisy = noisy_version(clean, kind, s, seed=i)
@@ -117,7 +116,26 @@ def main(argv: list[str] | None = None) -> int:
             cells = [f"{np.mean(noisy_psnr):.2f}", f"{best:g}", f"{mean[f'm{best}']:.2f}"]
             for est in ("gaussian", "camera", "auto"):
                 cells += [f"{mean[f'est_{est}']:.2f}", f"{mean[f'at_{est}']:.2f}"]
-            print(f"| {kind} | {s:g} | " + " | ".join(cells) + " |", flush=True)
+            lines.append(f"| {kind} | {s:g} | " + " | ".join(cells) + " |")
+            print(lines[-1], flush=True)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    files = sorted(p for p in args.data.iterdir() if p.suffix.lower() in {".png", ".jpg", ".bmp"})
+    cleans = [load_grey(p) for p in files[: args.images]]
+    engine = Engine(find_model(args.model), "cpu", threads=args.threads)
+    title = (f"{args.model} on the first {len(cleans)} images of {args.data.name}; "
+             "PSNR in dB, sigma and estimates on the 0-255 scale")
+    print(title)
+    lines = table(engine, cleans, args.strengths)
+    if args.out:
+        command = "python benchmarks/auto_strength.py " + " ".join(argv or sys.argv[1:])
+        intro = "\n\n".join(__doc__.split("\n\n")[1:3])
+        page = ["# Auto strength on correlated noise", "", intro, "", f"`{command}`", "",
+                title + ":", "", *lines, ""]
+        args.out.write_text("\n".join(page))
     return 0
 
 
