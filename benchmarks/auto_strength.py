@@ -5,8 +5,9 @@ trained on white Gaussian noise takes a sigma; this measures which sigma serves 
 such noise, against what Auto gives it.
 
 Clean grey images (the first ``--images`` of ``--data``) get noise of per-pixel std ``s``:
-white; white blurred by a 3 x 3 or 5 x 5 binomial kernel and rescaled to std ``s``
-(demosaicing, resampling); the 3 x 3 kind saved as JPEG at quality 75. The model denoises
+white, and white saved as JPEG at quality 50; white blurred by a 3 x 3 or 5 x 5 binomial
+kernel and rescaled to std ``s`` (demosaicing, resampling), the 3 x 3 kind also saved as
+JPEG at quality 75. The model denoises
 each at sigma = m * s for m on a grid; the table gives, per kind and strength, the mean
 PSNR at the best m (and that m), at the white-noise estimate (what Auto gave a Gaussian
 model before ``denoiser.strength``), at the camera-noise estimate, and at Auto
@@ -33,7 +34,7 @@ from denoiser.noise import estimate_sigma
 from denoiser.strength import auto_sigma
 
 MULTIPLES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)
-KINDS = ("white", "blur3", "blur5", "blur3+jpeg75")
+KINDS = ("white", "white+jpeg50", "blur3", "blur5", "blur3+jpeg75")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,13 +71,13 @@ def correlated(shape: tuple[int, int], size: int, rng: np.random.Generator) -> n
 def noisy_version(clean: np.ndarray, kind: str, s: float, seed: int) -> np.ndarray:
     """``clean`` (H x W, 0..1) with noise of ``kind`` and per-pixel std ``s`` (0-255 scale)."""
     rng = np.random.default_rng(seed)
-    size = {"white": 1, "blur3": 3, "blur5": 5, "blur3+jpeg75": 3}[kind]
+    size = 1 if kind.startswith("white") else int(kind[4])
     noise = rng.standard_normal(clean.shape) if size == 1 else correlated(clean.shape, size, rng)
     noisy = clean + noise * s / 255.0
-    if kind.endswith("jpeg75"):
+    if "+jpeg" in kind:
         buf = io.BytesIO()
         Image.fromarray((np.clip(noisy, 0, 1) * 255 + 0.5).astype(np.uint8)).save(
-            buf, "JPEG", quality=75)
+            buf, "JPEG", quality=int(kind.split("+jpeg")[1]))
         noisy = np.asarray(Image.open(buf), dtype=np.float32) / 255.0
     return noisy.astype(np.float32)
 
