@@ -39,6 +39,13 @@ def read_image(path: str | Path) -> Any:
     return _read(path)
 
 
+def read_channels(path: str | Path) -> int:
+    """1 or 3, mostly from the file's header (see :func:`denoiser.imageio.read_channels`)."""
+    from denoiser.imageio import read_channels as _channels
+
+    return _channels(path)
+
+
 def read_preview(path: str | Path, fit: tuple[int, int]) -> Any:
     """A reduced decode of a JPEG for a view of ``fit`` (w, h) device px, or None."""
     from denoiser.imageio import read_preview as _preview

@@ -225,18 +225,21 @@ class BatchPanel(QWidget):
         if not queued:
             emit(self.message, "The batch queue has nothing left to do.")
             return
+        sources = [r.source for _, r in queued]
+        models = batch_plan.file_models(sources, opts.model, opts.model_for)
         try:
-            planned = batch_plan.plan([r.source for _, r in queued], self.out_dir.text().strip(),
+            planned = batch_plan.plan(sources, self.out_dir.text().strip(),
                                       self.pattern.text().strip(), opts.fmt,
-                                      model=getattr(opts.model, "name", ""), sigma=opts.sigma)
+                                      model=[getattr(m, "name", "") for m in models],
+                                      sigma=opts.sigma)
         except ValueError as e:
             self.summary.setText(str(e))
             emit(self.message, str(e))
             return
         tasks = []
-        for (i, row), (_, dst) in zip(queued, planned, strict=True):
+        for (i, row), (_, dst), model in zip(queued, planned, models, strict=True):
             row.output = dst
-            row.task = BatchTask(index=i, source=row.source.path, output=dst)
+            row.task = BatchTask(index=i, source=row.source.path, output=dst, model=model)
             tasks.append(row.task)
         self.summary.setText(f"Working on {len(tasks)} image(s)…")
         self.job = self.runner.submit(

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import string
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from denoiser.errors import DenoiserError
 from denoiser.gui import backend
 
 # output format key -> (suffix or None for "as the input", forced bit depth)
@@ -115,17 +118,39 @@ def output_path(src: Source, out_dir: str | Path | None, pattern: str, fmt: str,
     return base / f"{name}{suffix}"
 
 
+def file_models(sources: list[Source], model: Any,
+                model_for: Callable[[int], Any] | None) -> list[Any]:
+    """The model each source goes through: ``model`` for all, or, with ``model_for`` (the
+    user picked none), the one for the source's channels, as the CLI does per file.
+
+    A file whose header cannot be read gets ``model``: reading it fails again in the batch,
+    which reports it there, beside the other files.
+    """
+    if model_for is None:
+        return [model] * len(sources)
+    chosen = []
+    for src in sources:
+        try:
+            chosen.append(model_for(backend.read_channels(src.path)))
+        except DenoiserError:
+            chosen.append(model)
+    return chosen
+
+
 def plan(sources: list[Source], out_dir: str | Path | None, pattern: str, fmt: str,
-         model: str = "", sigma: float | None = None) -> list[tuple[Source, Path]]:
-    """Outputs for all sources; raises ValueError (one sentence) for a plan that would
-    overwrite an input or write two results to the same file."""
+         model: str | Sequence[str] = "", sigma: float | None = None
+         ) -> list[tuple[Source, Path]]:
+    """Outputs for all sources (``model``: the name for ``{model}``, one for all or one per
+    source); raises ValueError (one sentence) for a plan that would overwrite an input or
+    write two results to the same file."""
     problem = check_pattern(pattern)
     if problem:
         raise ValueError(problem)
+    names = [model] * len(sources) if isinstance(model, str) else list(model)
     seen: dict[Path, Path] = {}
     out = []
     for i, src in enumerate(sources):
-        dst = output_path(src, out_dir, pattern, fmt, model, sigma, i)
+        dst = output_path(src, out_dir, pattern, fmt, names[i], sigma, i)
         if _same(dst, src.path):
             raise ValueError(f"The result of {src.path.name} would overwrite the original; "
                              "change the naming pattern or the output folder.")

@@ -7,6 +7,7 @@ never leaves a partial output, and finished outputs stay as they are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ class BatchOptions:
     keep_metadata: bool = True
     note: bool = True
     overwrite: bool = False
+    # the model for an image's channel count, when the user has not picked one (else None)
+    model_for: Callable[[int], Any] | None = None
 
 
 @dataclass
@@ -48,6 +51,7 @@ class BatchTask:
     source: Path
     output: Path
     token: CancelToken = field(default_factory=CancelToken)
+    model: Any = None  # None: the batch's model
 
 
 def run_batch(job: Job, tasks: list[BatchTask], opts: BatchOptions) -> dict[str, int]:
@@ -55,7 +59,7 @@ def run_batch(job: Job, tasks: list[BatchTask], opts: BatchOptions) -> dict[str,
     ("start", i), ("progress", i, f), ("done", i, path), ("error", i, msg), ("cancelled", i).
     """
     counts = {"done": 0, "error": 0, "cancelled": 0}
-    engine = None
+    engines: dict[int, Any] = {}  # one per model, loaded when its first file comes
     for n, task in enumerate(tasks):
         if job.is_cancelled or task.token.cancelled:
             job.post(("cancelled", task.index))
@@ -63,9 +67,10 @@ def run_batch(job: Job, tasks: list[BatchTask], opts: BatchOptions) -> dict[str,
             continue
         job.post(("start", task.index))
         try:
-            if engine is None:
-                engine = backend.get_engine(opts.model, opts.device)
-            out = _one(job, engine, task, opts, n, len(tasks))
+            model = task.model if task.model is not None else opts.model
+            if id(model) not in engines:
+                engines[id(model)] = backend.get_engine(model, opts.device)
+            out = _one(job, engines[id(model)], model, task, opts, n, len(tasks))
         except Cancelled:
             job.post(("cancelled", task.index))
             counts["cancelled"] += 1
@@ -84,7 +89,8 @@ def run_batch(job: Job, tasks: list[BatchTask], opts: BatchOptions) -> dict[str,
     return counts
 
 
-def _one(job: Job, engine: Any, task: BatchTask, opts: BatchOptions, n: int, total: int) -> Path:
+def _one(job: Job, engine: Any, model: Any, task: BatchTask, opts: BatchOptions,
+         n: int, total: int) -> Path:
     def check() -> None:
         if job.is_cancelled or task.token.cancelled:
             raise Cancelled("cancelled")
@@ -101,16 +107,15 @@ def _one(job: Job, engine: Any, task: BatchTask, opts: BatchOptions, n: int, tot
     check()
     pixels = np.asarray(loaded.pixels, dtype=np.float32)
     sigma = opts.sigma
-    if sigma is None and not getattr(opts.model, "blind", False):
-        sigma = backend.estimate_sigma(pixels,
-                                       noise_type=backend.model_noise_type(opts.model))
+    if sigma is None and not getattr(model, "blind", False):
+        sigma = backend.estimate_sigma(pixels, noise_type=backend.model_noise_type(model))
     result = backend.denoise(engine, pixels, sigma, tile=opts.tile, progress=progress,
                              cancel=task.token)
     check()  # last chance: once writing starts, the file is finished atomically
     _, depth = FORMATS[opts.fmt]
     task.output.parent.mkdir(parents=True, exist_ok=True)
     device = str(getattr(engine, "device", ""))
-    note = settings_note(opts.model, sigma, device) if opts.note else None
+    note = settings_note(model, sigma, device) if opts.note else None
     return save_pixels(task.output, result, loaded=loaded, alpha=getattr(loaded, "alpha", None),
                        bit_depth=depth, quality=opts.quality, overwrite=opts.overwrite,
                        keep_metadata=opts.keep_metadata, note=note)

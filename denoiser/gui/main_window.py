@@ -12,6 +12,7 @@ denoising view-first, showing), :mod:`~denoiser.gui.save_controller`,
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -249,8 +250,11 @@ class MainWindow(QMainWindow):
         p = self.controls.params()
         if p is None:
             return None
+        picked = self.controls.model_picker.chosen or not self.models
         return BatchOptions(model=p.model, sigma=p.sigma, device=p.device, tile=p.tile,
-                            note=self.note_action.isChecked())
+                            note=self.note_action.isChecked(),
+                            model_for=None if picked else functools.partial(
+                                backend.choose_default, list(self.models)))
 
     def _batch_finished(self, totals: dict) -> None:
         self.status_text.setText(f"Batch: {totals['done']} done, {totals['error']} failed, "

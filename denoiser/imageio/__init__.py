@@ -32,7 +32,7 @@ from __future__ import annotations
 from denoiser.imageio.formats import SUPPORTED_SUFFIXES, is_supported, output_suffix_for
 from denoiser.imageio.limits import DEFAULT_MAX_MEGAPIXELS, get_max_megapixels, set_max_megapixels
 from denoiser.imageio.preview import PreviewImage, read_preview
-from denoiser.imageio.read import LoadedImage, read_image
+from denoiser.imageio.read import LoadedImage, read_channels, read_image
 from denoiser.imageio.write import write_image
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "get_max_megapixels",
     "is_supported",
     "output_suffix_for",
+    "read_channels",
     "read_image",
     "read_preview",
     "set_max_megapixels",

@@ -106,3 +106,28 @@ def _decode(
         data = data[..., None]
     depth = 16 if ";16" in rawmode else 8  # e.g. 16-bit CMYK: source depth, 8-bit precision
     return *_split_alpha(data, 255.0), depth, _matching_icc(icc, data.shape[2] >= 3)
+
+
+_GREY_MODES = ("1", "L", "LA", "La", "I", "F")
+
+
+def read_channels(path: str | Path) -> int:
+    """1 or 3, as :func:`read_image` would give, mostly from the header alone.
+
+    Why: a batch names and routes each file by the model its channels call for before any
+    slow decoding. Only palette images are decoded, since whether one is grey depends on the
+    colours it uses. Raises ImageReadError like :func:`read_image`.
+    """
+    return _with_read_errors(Path(path), _channels_of)
+
+
+def _channels_of(fp: IO[bytes], path: Path) -> int:
+    im = _open(fp)
+    with im:
+        mode = im.mode
+        if mode.startswith("I;16") or mode in _GREY_MODES:
+            return 1
+        if mode in ("P", "PA"):
+            return 1 if _to_8bit_mode(im, im.info.get("icc_profile") or None)[0].mode in (
+                "L", "LA") else 3
+        return 3

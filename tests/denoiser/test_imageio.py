@@ -321,6 +321,32 @@ def test_palette_with_transparency_gets_alpha(tmp_path: Path) -> None:
     np.testing.assert_allclose(per_entry.alpha, [[1.0, 128 / 255], [0.0, 128 / 255]], atol=1e-6)
 
 
+def _mode_samples(tmp_path: Path) -> list[Path]:
+    """One file of each kind whose channel count the header may or may not tell."""
+    grey = Image.fromarray(random_samples(6, 8, 1, 8)[..., 0])
+    rgb = Image.fromarray(random_samples(6, 8, 3, 8))
+    made = [
+        (grey, "l.png", {}), (grey.convert("LA"), "la.png", {}), (rgb, "rgb.jpg", {}),
+        (rgb.convert("RGBA"), "rgba.png", {}), (grey.convert("1"), "bits.png", {}),
+        (grey.convert("P"), "grey-palette.png", {}), (rgb.quantize(8), "palette.png", {}),
+        (Image.fromarray(random_samples(6, 8, 1, 16)[..., 0]), "l16.png", {}),
+        (Image.fromarray(random_samples(6, 8, 4, 8), mode="CMYK"), "cmyk.jpg", {}),
+        (grey, "k.png", {"transparency": 20}),
+    ]
+    return [save_pillow(im, tmp_path / name, **kw) for im, name, kw in made]
+
+
+def test_read_channels_agrees_with_read_image(tmp_path: Path) -> None:
+    paths = _mode_samples(tmp_path)
+    got = {p.name: imageio.read_channels(p) for p in paths}
+    assert got == {p.name: read_image(p).channels for p in paths}
+    assert got["grey-palette.png"] == 1 and got["palette.png"] == 3 and got["l16.png"] == 1
+    with pytest.raises(ImageReadError, match="broken.png"):
+        bad = tmp_path / "broken.png"
+        bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+        imageio.read_channels(bad)
+
+
 def test_grey_with_transparent_colour_key(tmp_path: Path) -> None:
     grey = Image.fromarray(np.array([[10, 20], [20, 30]], np.uint8))
     img = read_image(save_pillow(grey, tmp_path / "k.png", transparency=20))

@@ -6,7 +6,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from guihelpers import LONG, drop_urls, write_photo
+from guihelpers import LONG, drop_urls, noisy_array, pick_model, write_photo
+from PIL import Image
 
 from denoiser.gui import backend
 
@@ -65,6 +66,31 @@ def test_batch_jpeg_output_and_pattern(qtbot, window, tmp_path):
         panel.start()
     names = sorted(p.name for p in all_files(out))
     assert names == ["a-ae-color.jpg", "b-ae-color.jpg", "c-ae-color.jpg", "d-ae-color.jpg"]
+
+
+def test_mixed_batch_gives_each_file_the_model_for_its_channels_until_one_is_picked(
+        qtbot, window, tmp_path):
+    """As the CLI does: a grey scan goes through the grey model and a colour photo through
+    the colour one, in name and in fact (the note saved with each result says which)."""
+    src = tmp_path / "mixed"
+    write_photo(src / "colour.png", 40, 48, seed=1)
+    Image.fromarray(noisy_array(40, 48, seed=2, channels=1)[..., 0]).save(src / "grey.png")
+    panel = window.batch
+    panel.pattern.setText("{stem}-{model}")
+
+    def run(out: Path) -> dict[str, str]:
+        panel.clear_finished()
+        panel.add_paths([src])
+        panel.out_dir.setText(str(out))
+        with qtbot.waitSignal(panel.batchFinished, timeout=LONG):
+            panel.start()
+        return {p.name: backend.read_image(p).text["Denoiser model"] for p in all_files(out)}
+
+    assert run(tmp_path / "auto") == {"colour-ae-color.png": "ae-color",
+                                      "grey-ae-gray.png": "ae-gray"}
+    pick_model(window.controls.model_picker, "ae-color")
+    assert run(tmp_path / "picked") == {"colour-ae-color.png": "ae-color",
+                                        "grey-ae-color.png": "ae-color"}
 
 
 def test_batch_never_overwrites_without_permission(qtbot, window, tmp_path):
