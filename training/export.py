@@ -136,13 +136,19 @@ def metadata(state: dict, net, version: str, bench: dict) -> dict[str, str]:
 
 
 def export(ckpt: Path, out: Path, version: str, eval_json: list[Path], tol: float = 1e-4,
-           extra: dict[str, str] | None = None) -> float:
-    """Write ``out`` from ``ckpt``; ``extra`` metadata entries (e.g. fine-tuning) are added."""
+           extra: dict[str, str] | None = None, name: str | None = None) -> float:
+    """Write ``out`` from ``ckpt``; ``extra`` metadata entries (e.g. fine-tuning) are added.
+
+    ``name`` replaces the recipe's as the model's name: a later stage of a model (a grown
+    network, say) has a recipe of its own but ships under the model's name.
+    """
     state = checkpoint.load(ckpt)
     net = checkpoint.model_from(state)
     out.parent.mkdir(parents=True, exist_ok=True)
     export_graph(net, out)
     meta = metadata(state, net, version, benchmarks_from(eval_json)) | (extra or {})
+    if name:
+        meta["name"] = name
     add_contract(out, meta, temperature_default=net.family == "vae")
     diff = parity(net, out)
     if diff > tol:
@@ -157,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--eval-json", type=Path, nargs="*", default=[],
                    help="training.evaluate --json outputs whose figures go into the metadata")
+    p.add_argument("--name", help="the model's name if not its recipe's (a later stage of it)")
     args = p.parse_args(argv)
-    diff = export(args.checkpoint, args.out, args.version, args.eval_json)
+    diff = export(args.checkpoint, args.out, args.version, args.eval_json, name=args.name)
     size = args.out.stat().st_size / 1e6
     print(f"wrote {args.out} ({size:.1f} MB); onnxruntime vs torch max abs diff {diff:.2e}")
     return 0

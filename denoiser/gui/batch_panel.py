@@ -290,7 +290,8 @@ class BatchPanel(QWidget):
         elif kind == "done":
             self.rows[index].output = Path(ev[2])
             self._set_progress(index, 1.0)
-            self._set_status(index, "done", f"Saved {ev[2]}")
+            model = getattr(getattr(self.rows[index].task, "model", None), "name", "")
+            self._set_status(index, "done", f"Saved {ev[2]}", model)
         elif kind == "error":
             self._set_status(index, "error", ev[2])
         elif kind == "cancelled":
@@ -318,7 +319,8 @@ class BatchPanel(QWidget):
         emit(self.message, msg)
         self._on_finished(None)
 
-    def _set_status(self, index: int, status: str, message: str = "") -> None:
+    def _set_status(self, index: int, status: str, message: str = "", model: str = "") -> None:
+        """``model``: which model a finished file went through, as it may vary by file."""
         row = self.rows[index]
         row.status, row.message = status, message
         item = self.table.item(index, COL_STATUS)
@@ -327,6 +329,8 @@ class BatchPanel(QWidget):
             item.setToolTip(message)
             if status == "error":
                 item.setText(f"Failed: {message}")
+            elif status == "done" and model:
+                item.setText(f"Done ({model})")
             item.setForeground(self.palette().color(QPalette.ColorRole.Text)
                                if status != "error" else QColor("#d32f2f"))
         if status == "running":

@@ -88,6 +88,9 @@ def test_mixed_batch_gives_each_file_the_model_for_its_channels_until_one_is_pic
 
     assert run(tmp_path / "auto") == {"colour-ae-color.png": "ae-color",
                                       "grey-ae-gray.png": "ae-gray"}
+    shown = {panel.table.item(i, 0).text(): panel.table.item(i, 1).text()
+             for i in range(len(panel.rows))}
+    assert shown == {"colour.png": "Done (ae-color)", "grey.png": "Done (ae-gray)"}
     pick_model(window.controls.model_picker, "ae-color")
     assert run(tmp_path / "picked") == {"colour-ae-color.png": "ae-color",
                                         "grey-ae-color.png": "ae-color"}

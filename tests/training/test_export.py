@@ -41,6 +41,9 @@ def test_ae_export_round_trips_with_parity_and_metadata(tmp_path, image_root, ti
         x = np.random.default_rng(0).random((2, 3, h, w), dtype=np.float32)
         y = sess.run(None, {"noisy": x, "sigma": np.zeros((2, 1, h, w), np.float32)})[0]
         assert y.shape == x.shape
+    export(ckpt, out, "0.2.0", [], name="grown")  # a later stage ships under the model's name
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["name"] == "grown" and "name: tiny" in meta["recipe"]
 
 
 def test_vae_export_temperature_is_optional_and_samples(tmp_path, image_root, tiny_vae_recipe):
