@@ -7,7 +7,7 @@ colour model on the grey image repeated in R, G and B (the mean of the three out
 VAE's extra bottleneck convolution starts as the identity on the features, so that at step 0
 its deterministic path (z = 0) is the AE and the latent is learned on top. A deeper network
 (more residual blocks in a stage) starts from a shallower one with its new blocks as the
-identity.
+identity, and a wider one (more channels in a stage) with its new channels unheard.
 """
 
 from __future__ import annotations
@@ -64,6 +64,25 @@ def _identity_new_blocks(model: nn.Module, fresh: list[str]) -> list[str]:
     return [n for n in fresh if n not in grown]
 
 
+def _widened(fresh: torch.Tensor, old: torch.Tensor, transposed: bool) -> torch.Tensor | None:
+    """``old`` inside the wider ``fresh``, or None if it does not fit.
+
+    Old outputs read nothing from new inputs (those weights are zero), so the network
+    computes what the narrower one did; new outputs keep their random init, so the new
+    channels carry signals at once and the zeroed weights get gradients from step 0.
+    """
+    if old.dim() != fresh.dim() or any(a > b for a, b in zip(old.shape, fresh.shape)):
+        return None
+    out = fresh.detach().clone()
+    if out.dim() >= 2:  # a convolution: (out, in, k, k), or (in, out, k, k) transposed
+        o, i = (1, 0) if transposed else (0, 1)
+        rows = [slice(None)] * out.dim()
+        rows[o], rows[i] = slice(0, old.shape[o]), slice(old.shape[i], None)
+        out[tuple(rows)] = 0.0
+    out[tuple(slice(0, n) for n in old.shape)] = old
+    return out
+
+
 def adapt(model: nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
     """Load what fits of ``source`` into ``model``; return the names left at their init."""
     body = model.body
@@ -77,7 +96,10 @@ def adapt(model: nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
                 s = _fold_stem(s, 1, r2)
             elif name.startswith("body.tail.0."):
                 s = _fold_tail(s, r2)
-        if s is not None and s.shape == t.shape:
+        if s is not None and s.shape != t.shape:
+            owner = model.get_submodule(name.rsplit(".", 1)[0])
+            s = _widened(t, s, isinstance(owner, nn.ConvTranspose2d))
+        if s is not None:
             loaded[name] = s
         else:
             fresh.append(name)

@@ -48,6 +48,22 @@ def test_deeper_model_starts_as_the_shallower_one():
     assert new_first.abs().sum() > 0  # only the last convolution is zeroed: gradients flow
 
 
+def test_wider_model_starts_as_the_narrower_one_and_its_new_channels_learn():
+    colour = trained_colour_ae()
+    wider = build("unet_ae", channels=3, widths=[12, 24], blocks=[2, 1], unshuffle=2).eval()
+    assert adapt(wider, colour.state_dict()) == []
+    x, s = inputs(3)
+    with torch.no_grad():
+        assert torch.allclose(wider(x, s), colour(x, s), atol=1e-5)
+    wider(x, s).square().mean().backward()
+    body = wider.body
+    # the weights that keep the new channels unheard are zero, and they learn from step 0
+    for w, rows in ((body.tail[0].weight, (slice(None), slice(8, None))),
+                    (body.enc[0][0].body[0].weight, (slice(0, 8), slice(8, None))),
+                    (body.ups[0].weight, (slice(16, None), slice(0, 8)))):  # (in, out, k, k)
+        assert w[rows].abs().sum() == 0 and w.grad[rows].abs().sum() > 0
+
+
 def test_vae_starts_with_the_ae_as_its_deterministic_path():
     colour = trained_colour_ae()
     vae = build("unet_cvae", channels=3, latent=4, **ARCH).eval()
