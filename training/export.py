@@ -21,6 +21,7 @@ import torch
 import yaml
 
 from training import checkpoint
+from training.fold import fold_stem
 
 FORMAT_VERSION = "1"
 
@@ -49,6 +50,7 @@ class VAEExport(torch.nn.Module):
 
 
 def export_graph(net, path: Path, opset: int = 17) -> None:
+    """Write ``net``'s graph, its unshuffle stem folded (:mod:`training.fold`)."""
     c = net.channels
     x, s = torch.rand(1, c, 64, 64), torch.full((1, 1, 64, 64), 0.1)
     dyn = {0: "batch", 2: "height", 3: "width"}
@@ -60,6 +62,9 @@ def export_graph(net, path: Path, opset: int = 17) -> None:
     torch.onnx.export(wrapper.eval(), args, str(path), input_names=names, output_names=["denoised"],
                       dynamic_axes={"noisy": dyn, "sigma": dyn, "denoised": dyn},
                       opset_version=opset, dynamo=False)
+    model = onnx.load(str(path))
+    if fold_stem(model):
+        onnx.save(model, str(path))
 
 
 def add_contract(path: Path, meta: dict[str, str], temperature_default: bool) -> None:

@@ -251,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     p.add_argument("--max-minutes", type=float, help="stop and checkpoint after this long")
     p.add_argument("--steps", type=int, help="override the recipe's step count")
+    p.add_argument("--lr", type=float,
+                   help="override the recipe's peak learning rate (e.g. to go on from an "
+                        "annealed checkpoint without a full-size restart)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--anneal-to-deadline", action="store_true",
                    help="finish the learning-rate decay by --max-minutes even if short of steps")
@@ -260,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     recipe = load_recipe(args.recipe)
     if args.steps:
         recipe["train"]["steps"] = args.steps
+    if args.lr:
+        recipe["train"]["lr"] = args.lr
     out = args.out or Path("runs") / recipe["name"]
     result = train(recipe, out, args.data_root, args.max_minutes, args.threads,
                    args.anneal_to_deadline)
