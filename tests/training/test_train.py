@@ -96,3 +96,19 @@ def test_schedule_follows_the_clock_when_the_budget_runs_out_first(tiny_recipe):
     assert abs(learning_rate(step, cfg, elapsed=1.0) - cfg["lr_min"]) < 1e-9  # ...but out of time
     mid = learning_rate(step, cfg, elapsed=0.5)
     assert cfg["lr_min"] < mid < learning_rate(step, cfg)
+
+
+def test_cli_overrides_steps_and_peak_learning_rate(tmp_path, image_root, tiny_recipe):
+    import yaml
+
+    from training.train import main
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(yaml.safe_dump(tiny_recipe))
+    out = tmp_path / "run"
+    assert main(["--recipe", str(recipe), "--out", str(out), "--data-root", str(image_root),
+                 "--steps", "6", "--lr", "3e-4", "--threads", "1"]) == 0
+    state = checkpoint.load(out / "last.pt")
+    assert state["step"] == 6 and state["recipe"]["train"]["lr"] == 3e-4
+    rows = read_log(out / "log.csv")
+    assert max(float(r["lr"]) for r in rows) <= 3e-4
