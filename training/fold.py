@@ -83,7 +83,10 @@ def fold_stem(model: onnx.ModelProto) -> bool:
     if conv.input[1] not in inits:  # weights computed in the graph (quantized): left alone
         return False
     w = numpy_helper.to_array(inits[conv.input[1]])
-    r = math.isqrt(w.shape[1] // _channels(model, source))
+    channels = _channels(model, source)
+    if channels <= 0:  # not known from the graph: nothing to fold it by
+        return False
+    r = math.isqrt(w.shape[1] // channels)
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in conv.attribute}
     if r < 2 or attrs.get("group", 1) != 1 or any(s != 1 for s in attrs.get("strides", [1])):
         return False
@@ -104,21 +107,18 @@ def max_difference(a: onnx.ModelProto, b: onnx.ModelProto, size: int = 96, seed:
     """Largest output difference between two models on one random input (deterministic path)."""
     import onnxruntime as ort
 
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sessions = [ort.InferenceSession(m.SerializeToString(), opts,
+                                     providers=["CPUExecutionProvider"]) for m in (a, b)]
     rng = np.random.default_rng(seed)
-    outs = []
-    for model in (a, b):
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                    providers=["CPUExecutionProvider"])
-        feed = {}
-        for i in sess.get_inputs():
-            if i.name == "noisy":
-                feed[i.name] = rng.random((1, i.shape[1], size, size), dtype=np.float32)
-            elif i.name == "sigma":
-                feed[i.name] = np.full((1, 1, size, size), 25 / 255, np.float32)
-        outs.append(sess.run(["denoised"], feed)[0])
-        rng = np.random.default_rng(seed)
+    feed = {}
+    for i in sessions[0].get_inputs():
+        if i.name == "noisy":
+            feed[i.name] = rng.random((1, i.shape[1], size, size), dtype=np.float32)
+        elif i.name == "sigma":
+            feed[i.name] = np.full((1, 1, size, size), 25 / 255, np.float32)
+    outs = [sess.run(["denoised"], feed)[0] for sess in sessions]
     return float(np.abs(outs[0] - outs[1]).max())
 
 
