@@ -20,7 +20,7 @@ import onnxruntime as ort
 import torch
 import yaml
 
-from training import checkpoint
+from training import checkpoint, lineage
 from training.fold import fold_stem
 
 FORMAT_VERSION = "1"
@@ -127,7 +127,8 @@ def metadata(state: dict, net, version: str, bench: dict) -> dict[str, str]:
         "sigma_max": str(d["sigma_max"]),
         "multiple": str(net.multiple), "version": version, "format_version": FORMAT_VERSION,
         "recipe": yaml.safe_dump(recipe, sort_keys=False),
-        "training_steps": str(state["step"]),
+        "training_steps": str(lineage.total_steps(state)),  # every run, warm starts included
+        "training_stages": lineage.describe(state),
         "description": recipe.get("description", ""),
         "benchmarks": json.dumps(bench),
         "extra_inputs": "{}",

@@ -19,6 +19,29 @@ PUBLISHED = {  # published PSNR (dB), sigma 15 / 25 / 50, from the papers (for r
 }
 
 
+def run_name(log: Path) -> str:
+    """``runs/NAME/log.csv`` or its committed copy ``training/checkpoints/NAME-log.csv``."""
+    return log.parent.name if log.stem == "log" else log.stem.removesuffix("-log")
+
+
+def stage_offsets(logs: list[Path]) -> dict[str, int]:
+    """Where each run's steps start, from the checkpoints beside the logs
+    (:mod:`training.lineage`): a later stage goes on from its predecessors' total, even when
+    their own checkpoints are gone. Runs no checkpoint mentions start at 0."""
+    from training import checkpoint, lineage  # torch only when a checkpoint is there
+
+    offsets: dict[str, int] = {}
+    for log in logs:
+        ckpt = log.parent / "last.pt" if log.stem == "log" else \
+            log.with_name(run_name(log) + ".pt")
+        if ckpt.exists():
+            at = 0
+            for stage in lineage.stages(checkpoint.load(ckpt)):
+                offsets.setdefault(stage["run"], at)
+                at += int(stage["steps"])
+    return offsets
+
+
 def plot_curves(logs: list[Path], out: Path) -> None:
     import matplotlib
 
@@ -26,16 +49,19 @@ def plot_curves(logs: list[Path], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 4))
+    offsets = stage_offsets(logs)
     for log in logs:
         with open(log) as f:
             rows = list(csv.DictReader(f))
-        # runs/NAME/log.csv or a committed copy, training/checkpoints/NAME-log.csv
-        name = log.parent.name if log.stem == "log" else log.stem.removesuffix("-log")
-        ax_loss.plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows], label=name)
-        val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r["val_psnr"]]
+        name = run_name(log)
+        at = offsets.get(name, 0)
+        ax_loss.plot([at + int(r["step"]) for r in rows], [float(r["loss"]) for r in rows],
+                     label=name)
+        val = [(at + int(r["step"]), float(r["val_psnr"])) for r in rows if r["val_psnr"]]
         if val:
             ax_psnr.plot(*zip(*val), label=name)
-    ax_loss.set(xlabel="step", ylabel="training loss (smoothed)", yscale="log")
+    ax_loss.set(xlabel="step (a later stage goes on from its predecessors' steps)",
+                ylabel="training loss (smoothed)", yscale="log")
     ax_psnr.set(xlabel="step", ylabel="validation PSNR (dB), sigma 25")
     for ax in (ax_loss, ax_psnr):
         ax.grid(alpha=0.3)

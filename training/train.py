@@ -20,7 +20,7 @@ import yaml
 from torchvision.utils import save_image
 from tqdm import tqdm
 
-from training import checkpoint, distributed
+from training import checkpoint, distributed, lineage
 from training.archs import build
 from training.data import PatchSampler, list_images, validation_set
 from training.losses import free_bits_kl, kl_to_standard_normal, kl_weight, reconstruction
@@ -152,8 +152,9 @@ class RunLog:
 
 
 def resume(last: Path, model, ema, opt, gen: torch.Generator,
-           cfg: dict[str, Any]) -> tuple[int, float, dict[str, Any]]:
-    """Load a run's checkpoint into the training state; return (step, best PSNR, settings).
+           cfg: dict[str, Any]) -> tuple[int, float, dict[str, Any], list[dict[str, Any]]]:
+    """Load a run's checkpoint into the training state; return (step, best PSNR, settings,
+    the runs before this one: see :mod:`training.lineage`).
 
     A compact checkpoint has no Adam moments, so the settings gain ``rewarm_from`` and the
     learning rate warms up again rather than taking full steps with fresh moments."""
@@ -166,7 +167,7 @@ def resume(last: Path, model, ema, opt, gen: torch.Generator,
     else:
         cfg = {**cfg, "rewarm_from": state["step"]}
     gen.set_state(state["generator"])
-    return state["step"], state.get("best_psnr", -1.0), cfg
+    return state["step"], state.get("best_psnr", -1.0), cfg, state.get("before", [])
 
 
 def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: float | None,
@@ -182,15 +183,16 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
     ema = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.get("ema", 0.999)))
     gen = torch.Generator().manual_seed(cfg["seed"])
-    step, best = 0, -1.0
+    step, best, before = 0, -1.0, []
     last = out_dir / "last.pt"
     if last.exists():
-        step, best, cfg = resume(last, model, ema, opt, gen, cfg)
+        step, best, cfg, before = resume(last, model, ema, opt, gen, cfg)
         if ctx.main:
             print(f"resumed from {last} at step {step}", file=sys.stderr)
     elif recipe.get("init"):  # a fresh run that starts from another model's weights
         warm_start(model, Path(recipe["init"]))
         ema.module.load_state_dict(model.state_dict())
+        before = lineage.before_warm_start(checkpoint.load(recipe["init"]))
     if ctx.active:  # each rank draws its own patches, reproducibly from (seed, rank, step)
         gen.manual_seed(cfg["seed"] + 7919 * ctx.rank + 104729 * step)
     net = distributed.wrap(model, ctx)
@@ -203,6 +205,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
                 "arch": arch, "model": model.state_dict(), "ema": ema.module.state_dict(),
                 "optimizer": opt.state_dict(), "generator": gen.get_state(), "step": step,
                 "best_psnr": best, "recipe": recipe, "world_size": ctx.world,
+                "before": before,
             })
 
     start = time.time()

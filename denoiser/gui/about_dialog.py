@@ -7,6 +7,7 @@ denoised photo is only as trustworthy as the model that made it.
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -34,9 +35,9 @@ def model_provenance(model: Any) -> str:
         f"{model.sigma_range[0]:g}–{model.sigma_range[1]:g}",
         f"File: {getattr(model, 'path', '')}",
     ]
-    steps = getattr(model, "metadata", {}).get("training_steps")
+    steps = training_line(getattr(model, "metadata", {}))
     if steps:
-        lines.append(f"Training steps: {steps}")
+        lines.append(steps)
     bench = benchmark_lines(getattr(model, "benchmarks", {}))
     lines.append("Benchmarks (PSNR):" if bench else "Benchmarks: none recorded")
     lines += [f"  {b}" for b in bench]
@@ -44,6 +45,22 @@ def model_provenance(model: Any) -> str:
     if recipe:
         lines += ["", "Recipe:", recipe.rstrip()]
     return "\n".join(lines)
+
+
+def training_line(metadata: dict) -> str:
+    """The provenance line of the training, e.g. ``Training steps: 57,706 (ae-color 51,851,
+    then ae-color-p160 5,855)``: a model trained in stages counts them all. Empty when the
+    file records no steps."""
+    steps = metadata.get("training_steps", "")
+    if not str(steps).isdigit():
+        return f"Training steps: {steps}" if steps else ""
+    line = f"Training steps: {int(steps):,}"
+    try:
+        stages = json.loads(metadata.get("training_stages", "[]"))
+        parts = [f"{s['run']} {int(s['steps']):,}" for s in stages]
+    except (ValueError, TypeError, KeyError):  # a hand-edited or foreign file: the total only
+        parts = []
+    return line + (f" ({', then '.join(parts)})" if len(parts) > 1 else "")
 
 
 class AboutDialog(QDialog):
