@@ -9,7 +9,7 @@ tail makes it the identity) and is trained by ``training.finetune`` with the Nei
 loss on those noisy copies alone, each with its noise level estimated as for a user's photos.
 The first ``--limit`` BSD68 images at sigma 25 (``training.evaluate``) then score the start,
 the self-supervised result and the supervised grey model: the first that exists of
-resources/models/ae-gray.onnx, training/checkpoints/ae-gray.pt, runs/ae-gray/last.pt. The
+resources/models/ae-gray.onnx, runs/ae-gray/last.pt. The
 share of the gap is (self-supervised - start) / (supervised - start).
 
 ``--vae`` does the same for the conditional VAE of that network (``unet_cvae``, the latent
@@ -45,8 +45,7 @@ from training.selfsup import NoisyPatches, neighbour_pairs, subsample  # noqa: E
 from training.train import load_recipe  # noqa: E402
 
 SIGMA = 25.0
-SUPERVISED = ("resources/models/ae-gray.onnx", "training/checkpoints/ae-gray.pt",
-              "runs/ae-gray/last.pt")
+SUPERVISED = ("resources/models/ae-gray.onnx", "runs/ae-gray/last.pt")
 
 
 def noisy_copies(folder: Path, limit: int | None, patch: int) -> NoisyPatches:
