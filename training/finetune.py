@@ -7,8 +7,9 @@ conditional VAE also learns its latent from the ELBO with the noise model as its
 on patches of the noisy photos only, each with its noise level estimated once by
 ``denoiser.noise.estimate_sigma``, for a time budget; then it is exported to ONNX into the
 app's user models folder, where the app lists it beside the shipped models. An ONNX file
-cannot be trained, so a shipped model's name is mapped to the checkpoint it came from
-(training/checkpoints/NAME.pt); a training checkpoint (.pt) may be given instead. Running the
+cannot be trained, so a shipped model's name is mapped to the checkpoint it was exported from
+(training/checkpoints/RUN.pt, RUN the name in its recipe); a training checkpoint (.pt) may be
+given instead. Running the
 same command again continues from the run folder's checkpoint with a fresh budget.
 """
 
@@ -25,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from tqdm import tqdm
 
+from denoiser.errors import ModelError
 from denoiser.models import find_model, user_models_dir
 from denoiser.noise import estimate_sigma
 from training import checkpoint
@@ -61,22 +64,38 @@ SCHEMES = {
 }
 
 
-def resolve_checkpoint(model: str) -> Path:
-    """The checkpoint to start from: ``model`` itself if it is a .pt, else the one behind a
-    shipped model's name or .onnx file (training/checkpoints/NAME.pt)."""
+def resolve_checkpoint(model: str, checkpoints: Path = CHECKPOINTS) -> Path:
+    """The checkpoint to start from: ``model`` itself if it is a .pt, else the one a shipped
+    model (by name or .onnx file) was exported from: ``checkpoints/RUN.pt``, RUN being the
+    name in the model's recipe (a later stage, say ``ae-color-p160``, ships as ``ae-color``),
+    or else the model's own name."""
     if model.endswith(".pt"):
         if not Path(model).is_file():
             raise SystemExit(f"no such checkpoint: {model}")
         return Path(model)
-    name = find_model(model).name if Path(model).is_file() else Path(model).name
-    name = name.removesuffix(".onnx")
-    ckpt = CHECKPOINTS / f"{name}.pt"
-    if not ckpt.is_file():
-        known = ", ".join(sorted(p.stem for p in CHECKPOINTS.glob("*.pt"))) or "none"
-        raise SystemExit(f"{model!r} has no training checkpoint ({ckpt} does not exist; "
-                         f"checkpoints there: {known}). An ONNX model cannot be fine-tuned: "
-                         "pass a training checkpoint (.pt) with --model.")
-    return ckpt
+    runs = _runs_behind(model)
+    for run in runs:
+        if (checkpoints / f"{run}.pt").is_file():
+            return checkpoints / f"{run}.pt"
+    known = ", ".join(sorted(p.stem for p in checkpoints.glob("*.pt"))) or "none"
+    raise SystemExit(f"{model!r} has no training checkpoint (looked for "
+                     f"{', '.join(f'{r}.pt' for r in runs)} in {checkpoints}; checkpoints "
+                     f"there: {known}). An ONNX model cannot be fine-tuned: pass a training "
+                     "checkpoint (.pt) with --model.")
+
+
+def _runs_behind(model: str) -> list[str]:
+    """Run names whose checkpoint may be behind ``model``: its recipe's, then its own."""
+    try:
+        info = find_model(model)
+    except ModelError:  # not an installed model or a readable file: take the name as given
+        return [Path(model).name.removesuffix(".onnx")]
+    try:
+        recipe = yaml.safe_load(info.recipe) if info.recipe else None
+    except yaml.YAMLError:  # a foreign file's free-form text: its name is all there is
+        recipe = None
+    run = recipe.get("name") if isinstance(recipe, dict) else None
+    return list(dict.fromkeys(r for r in (run, info.name) if r))
 
 
 def load_noisy(folder: Path, channels: int, sigma: float | None = None,

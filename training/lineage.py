@@ -13,14 +13,16 @@ import json
 from typing import Any
 
 
-def stages(state: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every run of ``state``'s weights, oldest first, itself last."""
-    return [*state.get("before", []), {"run": state["recipe"]["name"], "steps": state["step"]}]
+def stages(state: dict[str, Any], name: str = "unnamed") -> list[dict[str, Any]]:
+    """Every run of ``state``'s weights, oldest first, itself last (called ``name`` when the
+    checkpoint has no recipe, as a hand-made one may not)."""
+    run = state.get("recipe", {}).get("name", name)
+    return [*state.get("before", []), {"run": run, "steps": int(state.get("step", 0))}]
 
 
-def before_warm_start(init: dict[str, Any]) -> list[dict[str, Any]]:
+def before_warm_start(init: dict[str, Any], name: str = "unnamed") -> list[dict[str, Any]]:
     """The history a run warm-started from the checkpoint ``init`` inherits: all of it."""
-    return stages(init)
+    return stages(init, name)
 
 
 def steps_before(state: dict[str, Any]) -> int:

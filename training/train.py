@@ -192,7 +192,8 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
     elif recipe.get("init"):  # a fresh run that starts from another model's weights
         warm_start(model, Path(recipe["init"]))
         ema.module.load_state_dict(model.state_dict())
-        before = lineage.before_warm_start(checkpoint.load(recipe["init"]))
+        init = Path(recipe["init"])
+        before = lineage.before_warm_start(checkpoint.load(init), init.stem)
     if ctx.active:  # each rank draws its own patches, reproducibly from (seed, rank, step)
         gen.manual_seed(cfg["seed"] + 7919 * ctx.rank + 104729 * step)
     net = distributed.wrap(model, ctx)

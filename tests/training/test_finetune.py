@@ -121,10 +121,26 @@ def test_finetune_of_a_vae_improves_its_deterministic_output_and_keeps_its_laten
 
 def test_an_onnx_model_without_a_checkpoint_is_refused_clearly(tmp_path, color_model):
     assert load_model_info(color_model).name == "ae-color"
-    with pytest.raises(SystemExit, match="has no training checkpoint"):
-        resolve_checkpoint("no-such-model")
-    assert resolve_checkpoint("ae-color").name == "ae-color.pt"
-    assert resolve_checkpoint(str(color_model)).name == "ae-color.pt"  # by its metadata name
+    ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
+    for model in ("no-such-model", "ae-color"):
+        with pytest.raises(SystemExit, match="has no training checkpoint"):
+            resolve_checkpoint(model, ckpts)
+    (ckpts / "ae-color.pt").write_bytes(b"")
+    assert resolve_checkpoint("ae-color", ckpts).name == "ae-color.pt"
+    assert resolve_checkpoint(str(color_model), ckpts).name == "ae-color.pt"  # by its metadata
+
+
+def test_a_staged_model_maps_to_the_run_it_was_exported_from(tmp_path, models_dir, build):
+    """ae-gray ships from its latest stage's run, whose name its recipe keeps."""
+    build.mean(models_dir / "ae-gray.onnx", 1,
+               meta={**build.gray_meta, "recipe": "name: ae-gray-fine3\ninit: x.pt"})
+    ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
+    (ckpts / "ae-gray.pt").write_bytes(b"")  # an older stage's checkpoint is not the one
+    (ckpts / "ae-gray-fine3.pt").write_bytes(b"")
+    assert resolve_checkpoint("ae-gray", ckpts).name == "ae-gray-fine3.pt"
+    assert resolve_checkpoint(str(models_dir / "ae-gray.onnx"), ckpts).name == "ae-gray-fine3.pt"
 
 
 def test_noise_levels_are_estimated_as_auto_does_for_the_models_noise_type(tmp_path):
