@@ -9,8 +9,8 @@ on patches of the noisy photos only, each with its noise level estimated once by
 app's user models folder, where the app lists it beside the shipped models. An ONNX file
 cannot be trained, so a shipped model's name is mapped to the checkpoint it was exported from
 (training/checkpoints/RUN.pt, RUN the name in its recipe); a training checkpoint (.pt) may be
-given instead. Running the
-same command again continues from the run folder's checkpoint with a fresh budget.
+given instead. Running the same command again continues from the run folder's checkpoint
+with a fresh budget.
 """
 
 from __future__ import annotations
