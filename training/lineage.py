@@ -3,8 +3,8 @@
 A warm-started run (a grown network, a longer-patch stage, a fine-tune) counts its steps
 from 0, but the model it ships also trained through every run before it. Each checkpoint
 keeps that history as ``before``: the earlier runs, oldest first, as ``{"run", "steps"}``.
-The trainer records it at warm start; the exporter sums it into ``training_steps`` and the
-report draws a stage's curve from where its predecessors stopped.
+A warm start (training/warm_start.py) hands it on; the exporter sums it into
+``training_steps``; the report draws a stage's curve from where its predecessors stopped.
 """
 
 from __future__ import annotations
@@ -18,11 +18,6 @@ def stages(state: dict[str, Any], name: str = "unnamed") -> list[dict[str, Any]]
     checkpoint has no recipe, as a hand-made one may not)."""
     run = state.get("recipe", {}).get("name", name)
     return [*state.get("before", []), {"run": run, "steps": int(state.get("step", 0))}]
-
-
-def before_warm_start(init: dict[str, Any], name: str = "unnamed") -> list[dict[str, Any]]:
-    """The history a run warm-started from the checkpoint ``init`` inherits: all of it."""
-    return stages(init, name)
 
 
 def steps_before(state: dict[str, Any]) -> int:

@@ -20,7 +20,7 @@ import yaml
 from torchvision.utils import save_image
 from tqdm import tqdm
 
-from training import checkpoint, distributed, lineage
+from training import checkpoint, distributed
 from training.archs import build
 from training.data import PatchSampler, list_images, validation_set
 from training.losses import free_bits_kl, kl_to_standard_normal, kl_weight, reconstruction
@@ -190,10 +190,8 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         if ctx.main:
             print(f"resumed from {last} at step {step}", file=sys.stderr)
     elif recipe.get("init"):  # a fresh run that starts from another model's weights
-        warm_start(model, Path(recipe["init"]))
+        before = warm_start(model, Path(recipe["init"]))
         ema.module.load_state_dict(model.state_dict())
-        init = Path(recipe["init"])
-        before = lineage.before_warm_start(checkpoint.load(init), init.stem)
     if ctx.active:  # each rank draws its own patches, reproducibly from (seed, rank, step)
         gen.manual_seed(cfg["seed"] + 7919 * ctx.rank + 104729 * step)
     net = distributed.wrap(model, ctx)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from training import checkpoint
+from training import checkpoint, lineage
 from training.archs.blocks import ResBlock
 
 
@@ -111,9 +111,11 @@ def adapt(model: nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
     return fresh
 
 
-def warm_start(model: nn.Module, path: str | Path) -> None:
-    """Initialise ``model`` from the checkpoint at ``path`` (its averaged weights)."""
+def warm_start(model: nn.Module, path: str | Path) -> list[dict]:
+    """Initialise ``model`` from the checkpoint at ``path`` (its averaged weights); return the
+    runs those weights went through, which the new run inherits (:mod:`training.lineage`)."""
     state = checkpoint.load(path)
     fresh = adapt(model, state.get("ema") or state["model"])
     print(f"warm start from {path} (step {state.get('step')}); "
           f"{len(fresh)} tensors left fresh: {', '.join(fresh) or 'none'}", file=sys.stderr)
+    return lineage.stages(state, Path(path).stem)

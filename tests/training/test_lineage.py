@@ -36,7 +36,7 @@ def test_warm_start_records_the_runs_before(tmp_path, image_root, tiny_recipe):
     assert [s["run"] for s in lineage.stages(state)] == ["tiny", "tiny-grown"]
     compact = checkpoint.compact(state)  # what gets committed keeps it
     assert lineage.total_steps(compact) == 11
-    third = {"recipe": {"name": "third"}, "step": 2, "before": lineage.before_warm_start(compact)}
+    third = {"recipe": {"name": "third"}, "step": 2, "before": lineage.stages(compact)}
     assert lineage.total_steps(third) == 13 and len(lineage.stages(third)) == 3
 
 
