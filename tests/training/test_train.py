@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from training import checkpoint
-from training.train import learning_rate, make_data, train
+from training import train as train_module
+from training.train import learning_rate, make_data, train, uses_bf16
 
 
 def read_log(path):
@@ -33,6 +34,18 @@ def test_bf16_autocast_recipe_trains(tmp_path, image_root, tiny_recipe):
     tiny_recipe["train"].update(steps=3, autocast="bf16")
     result = train(tiny_recipe, tmp_path / "run", image_root, max_minutes=None, threads=1)
     assert result["step"] == 3 and result["loss"] == result["loss"]  # finite, not NaN
+
+
+def test_auto_autocast_follows_the_cpu(monkeypatch, tiny_recipe):
+    cfg = tiny_recipe["train"]
+    for fast in (True, False):
+        monkeypatch.setattr(train_module, "bf16_is_fast", lambda fast=fast: fast)
+        cfg["autocast"] = "auto"
+        assert uses_bf16(tiny_recipe) is fast
+        cfg["autocast"] = "bf16"
+        assert uses_bf16(tiny_recipe)
+        cfg.pop("autocast")
+        assert not uses_bf16(tiny_recipe)
 
 
 def test_resume_continues_from_checkpoint(tmp_path, image_root, tiny_recipe):
