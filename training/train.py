@@ -71,9 +71,9 @@ def make_data(recipe: dict[str, Any], data_root: Path):
 
 def bf16_is_fast() -> bool:
     """Whether this CPU has AMX tiles, on which oneDNN runs bf16 convolutions on the matrix
-    units: there bf16 autocast trained these U-Nets 2 to 5 times as fast as float32
-    (``benchmarks/train_speed.py``). Without AMX, AVX-512 BF16 alone or emulation, it was
-    slower than float32 (ten times on an AMD EPYC)."""
+    units: there bf16 autocast trained these U-Nets about twice as fast as float32
+    (``benchmarks/train_speed.py`` measures it). Without AMX, AVX-512 BF16 alone or
+    emulation, it was slower than float32 (ten times on an AMD EPYC)."""
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
     return bool(probe and probe())
 
