@@ -3,10 +3,11 @@
     python benchmarks/train_speed.py --data ../shared/datasets \
         --recipe training/recipes/ae-color-swap.yaml --threads 1 --seconds 60
 
-Measure before planning a long run. Each precision runs the recipe's real step (its network,
-patch sampler, batch, loss and fused AdamW) for ``--seconds`` after a few warm-up steps, in
-the same process one after the other; the JSON records whether this CPU has AMX, which is
-what decides whether ``train.autocast: auto`` turns bf16 on (``training.train.bf16_is_fast``).
+Measure before planning a long run. Each precision runs the recipe's real step
+(``training.train.train_step``: its network, patch sampler, batch, loss, clipping and fused
+AdamW) for ``--seconds`` after a few warm-up steps, in the same process one after the
+other; the JSON records whether this CPU has AMX, which is what decides whether
+``train.autocast: auto`` turns bf16 on (``training.train.bf16_is_fast``).
 Figures from a machine busy with other work are lower: run it alone.
 """
 
@@ -26,7 +27,7 @@ import torch  # noqa: E402
 
 from denoiser.bench import machine_info  # noqa: E402
 from training.archs import build  # noqa: E402
-from training.train import bf16_is_fast, compute_loss, load_recipe, make_data  # noqa: E402
+from training.train import bf16_is_fast, load_recipe, make_data, train_step  # noqa: E402
 
 
 def steps_per_second(recipe: dict, data_root: Path, bf16: bool, seconds: float,
@@ -40,19 +41,11 @@ def steps_per_second(recipe: dict, data_root: Path, bf16: bool, seconds: float,
     sampler, _ = make_data(recipe, data_root)
     gen = torch.Generator().manual_seed(cfg["seed"])
 
-    def step(i: int) -> None:
-        clean, noisy, sigma = (t.to(memory_format=torch.channels_last)
-                               for t in sampler.batch(cfg["batch"], gen))
-        loss, _ = compute_loss(model, clean, noisy, sigma, recipe, i)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
     for i in range(warmup):
-        step(i)
+        train_step(model, model, opt, sampler, gen, recipe, i)
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        step(warmup + n)
+        train_step(model, model, opt, sampler, gen, recipe, warmup + n)
         n += 1
     return n / (time.perf_counter() - start)
 
