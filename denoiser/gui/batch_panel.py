@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from denoiser.gui import batch_plan
-from denoiser.gui.batch_runner import BatchOptions, BatchTask, run_batch
+from denoiser.gui.batch_runner import BatchOptions, BatchPlan, BatchTask, plan_and_run
 from denoiser.gui.qtcompat import emit
 from denoiser.gui.workers import Job, JobRunner
 
@@ -69,6 +69,7 @@ class BatchPanel(QWidget):
         self.options_provider = options_provider
         self.rows: list[BatchRow] = []
         self.job: Job | None = None
+        self._refused: str | None = None  # why the running job's plan was refused
 
         self.table = self._queue_table()
         form = self._options_form()
@@ -210,7 +211,7 @@ class BatchPanel(QWidget):
         return self.job is not None
 
     def start(self) -> None:
-        """Plan outputs for all queued rows and start one batch job."""
+        """Start one batch job for the queued rows; it plans their outputs first, in its thread."""
         if self.job is not None:
             return
         opts = self.options_provider()
@@ -225,25 +226,21 @@ class BatchPanel(QWidget):
         if not queued:
             emit(self.message, "The batch queue has nothing left to do.")
             return
-        sources = [r.source for _, r in queued]
-        models = batch_plan.file_models(sources, opts.model, opts.model_for)
-        try:
-            planned = batch_plan.plan(sources, self.out_dir.text().strip(),
-                                      self.pattern.text().strip(), opts.fmt,
-                                      model=[getattr(m, "name", "") for m in models],
-                                      sigma=opts.sigma)
-        except ValueError as e:
-            self.summary.setText(str(e))
-            emit(self.message, str(e))
+        pattern = self.pattern.text().strip()
+        problem = batch_plan.check_pattern(pattern)
+        if problem:
+            self._refuse(problem)
             return
+        where = BatchPlan(self.out_dir.text().strip(), pattern,
+                          [r.source.root for _, r in queued])
         tasks = []
-        for (i, row), (_, dst), model in zip(queued, planned, models, strict=True):
-            row.output = dst
-            row.task = BatchTask(index=i, source=row.source.path, output=dst, model=model)
+        for i, row in queued:
+            row.task = BatchTask(index=i, source=row.source.path)
             tasks.append(row.task)
+        self._refused = None
         self.summary.setText(f"Working on {len(tasks)} image(s)…")
         self.job = self.runner.submit(
-            lambda job: run_batch(job, tasks, opts), "batch",
+            lambda job: plan_and_run(job, tasks, opts, where), "batch",
             yielded=self._on_event, succeeded=self._on_finished,
             failed=self._on_failed, cancelled=lambda: self._on_finished(None),
         )
@@ -280,10 +277,19 @@ class BatchPanel(QWidget):
             self._add_table_row(r)
         self._update_buttons()
 
+    def _refuse(self, problem: str) -> None:
+        """A plan that cannot run: say why; the rows stay queued for another try."""
+        self.summary.setText(problem)
+        emit(self.message, problem)
+
     # ----- job events ------------------------------------------------------------
     def _on_event(self, ev: tuple) -> None:
         kind, index = ev[0], ev[1]
-        if kind == "start":
+        if kind == "refused":
+            self._refused = str(index)
+        elif kind == "planned":
+            self.rows[index].output = Path(ev[2])
+        elif kind == "start":
             self._set_status(index, "running")
         elif kind == "progress":
             self._set_progress(index, ev[2])
@@ -301,6 +307,14 @@ class BatchPanel(QWidget):
         """Tidy the rows of the batch that just ended and report its totals."""
         del counts  # recounted from the rows, which also covers a cancelled or failed job
         self.job = None
+        if self._refused is not None:
+            for i, row in enumerate(self.rows):
+                if row.task is not None and row.task.token.cancelled:
+                    self._set_status(i, "cancelled")
+                row.task = None
+            self._update_buttons()
+            self._refuse(self._refused)
+            return
         batch_rows = [(i, r) for i, r in enumerate(self.rows) if r.task is not None]
         for i, row in batch_rows:
             cancelled = row.task is not None and row.task.token.cancelled

@@ -1,5 +1,8 @@
-"""The batch work function: denoise a list of files one after another (worker thread).
+"""The batch work function: plan, then denoise a list of files one after another (worker
+thread).
 
+Planning reads each file's header when the model follows the file's channels, which on a
+long queue or a network folder takes long enough to freeze a window, so it runs here too.
 Failures are per file: a corrupt file is marked and the queue goes on. Cancelling stops
 between tiles; the file being written is written atomically by the core, so a cancel
 never leaves a partial output, and finished outputs stay as they are.
@@ -16,7 +19,7 @@ import numpy as np
 
 from denoiser.cancel import CancelToken
 from denoiser.errors import Cancelled, DenoiserError, ImageWriteError
-from denoiser.gui import backend
+from denoiser.gui import backend, batch_plan
 from denoiser.gui.batch_plan import FORMATS
 from denoiser.gui.qtcompat import emit
 from denoiser.gui.saving import save_pixels, settings_note
@@ -49,9 +52,42 @@ class BatchTask:
 
     index: int
     source: Path
-    output: Path
+    output: Path | None = None  # set by the plan
     token: CancelToken = field(default_factory=CancelToken)
     model: Any = None  # None: the batch's model
+
+
+@dataclass
+class BatchPlan:
+    """Where the results go: the panel's output folder and naming pattern."""
+
+    out_dir: str
+    pattern: str
+    roots: list[Path | None] = field(default_factory=list)  # each task's dropped folder
+
+
+def plan_and_run(job: Job, tasks: list[BatchTask], opts: BatchOptions,
+                 where: BatchPlan) -> dict[str, int] | None:
+    """Choose each file's model and output, then :func:`run_batch`.
+
+    A plan that would overwrite an input or write two results to one file is refused as a
+    whole before any work: ("refused", message) is posted and None returned. Otherwise each
+    task's output is posted as ("planned", i, path) before the first file starts.
+    """
+    sources = [batch_plan.Source(t.source, root)
+               for t, root in zip(tasks, where.roots or [None] * len(tasks), strict=True)]
+    models = batch_plan.file_models(sources, opts.model, opts.model_for)
+    try:
+        planned = batch_plan.plan(sources, where.out_dir, where.pattern, opts.fmt,
+                                  model=[getattr(m, "name", "") for m in models],
+                                  sigma=opts.sigma)
+    except ValueError as e:
+        job.post(("refused", str(e)))
+        return None
+    for task, (_, dst), model in zip(tasks, planned, models, strict=True):
+        task.output, task.model = dst, model
+        job.post(("planned", task.index, str(dst)))
+    return run_batch(job, tasks, opts)
 
 
 def run_batch(job: Job, tasks: list[BatchTask], opts: BatchOptions) -> dict[str, int]:
@@ -100,6 +136,8 @@ def _one(job: Job, engine: Any, model: Any, task: BatchTask, opts: BatchOptions,
         emit(job.progress, (n + f) / max(total, 1), task.source.name)
         check()
 
+    if task.output is None:
+        raise ValueError("a batch task has no output: plan it first")
     if not opts.overwrite and task.output.exists():  # before any slow work
         raise OutputExists(f"{task.output.name} already exists; tick “Replace existing "
                            "results” to overwrite it.")

@@ -96,6 +96,29 @@ def test_mixed_batch_gives_each_file_the_model_for_its_channels_until_one_is_pic
                                         "grey-ae-color.png": "ae-color"}
 
 
+def test_batch_reads_headers_off_the_gui_thread(qtbot, window, tmp_path, monkeypatch):
+    """Choosing each file's model reads its header: on a long queue or a network folder
+    that would freeze the window, so the plan is made in the batch's worker."""
+    src = tmp_path / "photos"
+    make_folder(src, corrupt=False)
+    readers = []
+    real = backend.read_channels
+
+    def spy(path):
+        readers.append(threading.current_thread())
+        return real(path)
+
+    monkeypatch.setattr(backend, "read_channels", spy)
+    panel = window.batch
+    panel.add_paths([src])
+    panel.out_dir.setText(str(tmp_path / "out"))
+    with qtbot.waitSignal(panel.batchFinished, timeout=LONG) as sig:
+        panel.start()
+    assert sig.args[0]["done"] == 4 and len(readers) == 4
+    assert threading.main_thread() not in readers
+    assert all(r.output is not None and r.output.exists() for r in panel.rows)
+
+
 def test_batch_never_overwrites_without_permission(qtbot, window, tmp_path):
     photo = write_photo(tmp_path / "x.png", 32, 32)
     existing = tmp_path / "x_denoised.png"
@@ -111,8 +134,10 @@ def test_batch_never_overwrites_without_permission(qtbot, window, tmp_path):
     panel.add_paths([write_photo(tmp_path / "y.png", 32, 32)])
     panel.pattern.setText("{stem}")
     panel.start()
-    assert panel.job is None and "overwrite the original" in panel.summary.text()
+    qtbot.waitUntil(lambda: panel.job is None, timeout=LONG)
+    assert "overwrite the original" in panel.summary.text()
     assert len(panel.rows) == panel2_rows + 1
+    assert panel.status_of(panel2_rows) == "queued" and panel.start_btn.isEnabled()
 
 
 def test_cancel_mid_batch_keeps_finished_outputs_and_no_partial_file(
