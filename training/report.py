@@ -50,16 +50,18 @@ def plot_curves(logs: list[Path], out: Path) -> None:
 
     fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 4))
     offsets = stage_offsets(logs)
-    for log in logs:
+    colours = plt.get_cmap("tab20").colors  # more runs than the default cycle's ten colours
+    for i, log in enumerate(logs):
         with open(log) as f:
             rows = list(csv.DictReader(f))
         name = run_name(log)
         at = offsets.get(name, 0)
+        style = {"label": name, "color": colours[i % len(colours)]}
         ax_loss.plot([at + int(r["step"]) for r in rows], [float(r["loss"]) for r in rows],
-                     label=name)
+                     **style)
         val = [(at + int(r["step"]), float(r["val_psnr"])) for r in rows if r["val_psnr"]]
         if val:
-            ax_psnr.plot(*zip(*val), label=name)
+            ax_psnr.plot(*zip(*val), **style)
     ax_loss.set(xlabel="step (a later stage goes on from its predecessors' steps)",
                 ylabel="training loss (smoothed)", yscale="log")
     ax_psnr.set(xlabel="step", ylabel="validation PSNR (dB), sigma 25")
