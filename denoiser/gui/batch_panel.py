@@ -60,6 +60,7 @@ class BatchPanel(QWidget):
 
     batchFinished = Signal(dict)
     message = Signal(str)
+    queued = Signal(int, list)  # (rows added, unsupported files skipped) after add_paths
 
     def __init__(self, runner: JobRunner, options_provider: Callable[[], BatchOptions | None],
                  parent: QWidget | None = None) -> None:
@@ -69,6 +70,7 @@ class BatchPanel(QWidget):
         self.options_provider = options_provider
         self.rows: list[BatchRow] = []
         self.job: Job | None = None
+        self.collecting: set[Job] = set()  # the folder walks of add_paths, in workers
         self._refused: str | None = None  # why the running job's plan was refused
 
         self.table = self._queue_table()
@@ -170,24 +172,62 @@ class BatchPanel(QWidget):
         return buttons
 
     # ----- queue -----------------------------------------------------------------
-    def add_paths(self, paths: list[str | Path]) -> tuple[int, list[Path]]:
-        """Queue files and folders; returns (added, skipped unsupported files)."""
-        sources, skipped = batch_plan.collect(paths, self.pattern.text().strip(),
-                                              self.out_dir.text().strip() or None)
+    def add_paths(self, paths: list[str | Path],
+                  then: Callable[[int, list[Path]], Any] | None = None) -> None:
+        """Queue files and folders; ``queued`` (and ``then``) report (added, skipped).
+
+        The folders are walked in a worker: on a large network share the walk takes
+        long, and the window must stay responsive (and the walk cancellable) meanwhile.
+        """
+        pattern = self.pattern.text().strip()
+        out_dir = self.out_dir.text().strip() or None
+        self.summary.setText("Looking for images…")
+        walk: list[Job] = []  # filled before any of the slots below can run (queued signals)
+
+        def ended() -> None:
+            self.collecting.difference_update(walk)
+            self._update_buttons()
+
+        def found(result: tuple[list[batch_plan.Source], list[Path]]) -> None:
+            ended()
+            self._queue(*result, then=then)
+
+        def failed(msg: str) -> None:
+            ended()
+            self.summary.setText(msg)
+            emit(self.message, msg)
+
+        def cancelled() -> None:
+            ended()
+            self.summary.setText("Stopped looking for images.")
+
+        walk.append(self.runner.submit(
+            lambda job: batch_plan.collect(paths, pattern, out_dir, job.token), "collect",
+            succeeded=found, failed=failed, cancelled=cancelled))
+        self.collecting.update(walk)
+        self._update_buttons()
+
+    def _queue(self, sources: list[batch_plan.Source], skipped: list[Path],
+               then: Callable[[int, list[Path]], Any] | None = None) -> None:
+        """Add a walk's files as rows (each file at most once while queued)."""
         known = {r.source.path for r in self.rows if r.status == "queued"}
         added = 0
         for src in sources:
             if src.path in known:
                 continue
+            known.add(src.path)
             row = BatchRow(src)
             self.rows.append(row)
             self._add_table_row(row)
             added += 1
+        self.summary.setText(f"Queued {added} image(s)." if added else "")
+        self._update_buttons()
         if skipped:
             emit(self.message,
-                f"Skipped {len(skipped)} unsupported file(s), e.g. {skipped[0].name}.")
-        self._update_buttons()
-        return added, skipped
+                 f"Skipped {len(skipped)} unsupported file(s), e.g. {skipped[0].name}.")
+        if then is not None:
+            then(added, skipped)
+        emit(self.queued, added, skipped)
 
     def _add_table_row(self, row: BatchRow) -> None:
         r = self.table.rowCount()
@@ -258,6 +298,8 @@ class BatchPanel(QWidget):
             self._set_status(index, "cancelled")
 
     def cancel_all(self) -> None:
+        for walk in self.collecting:
+            walk.cancel()
         if self.job is not None:
             self.job.cancel()
         for i, row in enumerate(self.rows):
@@ -391,6 +433,6 @@ class BatchPanel(QWidget):
         running = self.job is not None
         has_queued = any(r.status == "queued" for r in self.rows)
         self.start_btn.setEnabled(not running and has_queued)
-        self.cancel_all_btn.setEnabled(running or has_queued)
+        self.cancel_all_btn.setEnabled(running or has_queued or bool(self.collecting))
         self.cancel_sel_btn.setEnabled(running or has_queued)
         self.clear_btn.setEnabled(not running and bool(self.rows))

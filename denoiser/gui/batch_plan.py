@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from denoiser.cancel import CancelToken, check
 from denoiser.errors import DenoiserError
 from denoiser.gui import backend
 
@@ -47,14 +48,15 @@ def own_output_suffix(pattern: str) -> str | None:
     return rest if rest and "{" not in rest and "}" not in rest else None
 
 
-def collect(paths: list[str | Path], pattern: str = "",
-            out_dir: str | Path | None = None) -> tuple[list[Source], list[Path]]:
+def collect(paths: list[str | Path], pattern: str = "", out_dir: str | Path | None = None,
+            token: CancelToken | None = None) -> tuple[list[Source], list[Path]]:
     """Expand files and folders into supported image files (sorted, subfolders included).
 
     Returns (sources, skipped): skipped are files given directly whose type is not
     supported; unsupported files inside folders are silently left out, as expected.
     Inside folders, results of an earlier run (names ending like ``pattern`` makes them,
     or anything under ``out_dir``) are left out too, so running twice does not chain.
+    ``token`` is checked once per folder: a walk of a large network share can be stopped.
     """
     suffix = own_output_suffix(pattern)
     out = Path(out_dir).resolve() if out_dir else None
@@ -71,6 +73,7 @@ def collect(paths: list[str | Path], pattern: str = "",
         if p.is_dir():
             found = []
             for dirpath, dirnames, filenames in os.walk(p):
+                check(token)
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for f in filenames:
                     fp = Path(dirpath) / f

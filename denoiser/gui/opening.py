@@ -60,8 +60,12 @@ class Opener:
         if len(ps) == 1 and ps[0].is_file():
             self.open_file(ps[0])
             return
-        added, skipped = win.batch.add_paths(ps)
         win.batch_dock.show()
+        win.batch.add_paths(ps, then=self._queued)
+
+    def _queued(self, added: int, skipped: list[Path]) -> None:
+        """The batch has the files: open the first of them for a look."""
+        win = self.win
         if added:
             win.status_text.setText(f"Queued {added} image(s) for the batch; press Start.")
             self.open_file(win.batch.rows[-added].source.path)

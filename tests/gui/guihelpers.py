@@ -74,3 +74,10 @@ def pick_model(picker, name: str) -> None:
     """Choose a model as a user does: Qt emits ``activated`` only for user choices."""
     assert picker.select(name)
     picker.combo.activated.emit(picker.combo.currentIndex())
+
+
+def queue(qtbot, panel, paths) -> list:
+    """Add ``paths`` to a batch panel and wait until its worker has queued them."""
+    with qtbot.waitSignal(panel.queued, timeout=LONG) as sig:
+        panel.add_paths(paths)
+    return sig.args

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 import pytest
-from guihelpers import LONG, drop_urls, noisy_array, pick_model, write_photo
+from guihelpers import LONG, drop_urls, noisy_array, pick_model, queue, write_photo
 from PIL import Image
 
-from denoiser.gui import backend
+from denoiser.gui import backend, batch_plan
 
 pytestmark = pytest.mark.usefixtures("installed_models")
 
@@ -36,8 +37,9 @@ def test_batch_of_five_with_one_corrupt(qtbot, window, tmp_path):
     src = tmp_path / "photos"
     make_folder(src)
     out = tmp_path / "out"
-    drop_urls(window, [src])
     panel = window.batch
+    with qtbot.waitSignal(panel.queued, timeout=LONG):
+        drop_urls(window, [src])
     assert len(panel.rows) == 5
     panel.out_dir.setText(str(out))
     with qtbot.waitSignal(panel.batchFinished, timeout=LONG) as sig:
@@ -58,7 +60,7 @@ def test_batch_jpeg_output_and_pattern(qtbot, window, tmp_path):
     make_folder(src, corrupt=False)
     out = tmp_path / "out"
     panel = window.batch
-    panel.add_paths([src])
+    queue(qtbot, panel, [src])
     panel.out_dir.setText(str(out))
     panel.pattern.setText("{stem}-{model}")
     panel.format_combo.setCurrentIndex(panel.format_combo.findData("jpeg"))
@@ -80,7 +82,7 @@ def test_mixed_batch_gives_each_file_the_model_for_its_channels_until_one_is_pic
 
     def run(out: Path) -> dict[str, str]:
         panel.clear_finished()
-        panel.add_paths([src])
+        queue(qtbot, panel, [src])
         panel.out_dir.setText(str(out))
         with qtbot.waitSignal(panel.batchFinished, timeout=LONG):
             panel.start()
@@ -110,7 +112,7 @@ def test_batch_reads_headers_off_the_gui_thread(qtbot, window, tmp_path, monkeyp
 
     monkeypatch.setattr(backend, "read_channels", spy)
     panel = window.batch
-    panel.add_paths([src])
+    queue(qtbot, panel, [src])
     panel.out_dir.setText(str(tmp_path / "out"))
     with qtbot.waitSignal(panel.batchFinished, timeout=LONG) as sig:
         panel.start()
@@ -124,14 +126,14 @@ def test_batch_never_overwrites_without_permission(qtbot, window, tmp_path):
     existing = tmp_path / "x_denoised.png"
     existing.write_bytes(b"keep me")
     panel = window.batch
-    panel.add_paths([photo])
+    queue(qtbot, panel, [photo])
     with qtbot.waitSignal(panel.batchFinished, timeout=LONG) as sig:
         panel.start()
     assert sig.args[0]["error"] == 1
     assert existing.read_bytes() == b"keep me"
     # a pattern that would write onto the input is refused before any work
     panel2_rows = len(panel.rows)
-    panel.add_paths([write_photo(tmp_path / "y.png", 32, 32)])
+    queue(qtbot, panel, [write_photo(tmp_path / "y.png", 32, 32)])
     panel.pattern.setText("{stem}")
     panel.start()
     qtbot.waitUntil(lambda: panel.job is None, timeout=LONG)
@@ -158,7 +160,7 @@ def test_cancel_mid_batch_keeps_finished_outputs_and_no_partial_file(
 
     monkeypatch.setattr(backend, "denoise", slow_on_b)
     panel = window.batch
-    panel.add_paths([src])
+    queue(qtbot, panel, [src])
     panel.out_dir.setText(str(out))
     panel.start()
     qtbot.waitUntil(started.is_set, timeout=LONG)
@@ -174,7 +176,7 @@ def test_cancel_one_row_lets_the_rest_go_on(qtbot, window, tmp_path):
     make_folder(src, corrupt=False)
     out = tmp_path / "out"
     panel = window.batch
-    panel.add_paths([src])
+    queue(qtbot, panel, [src])
     panel.out_dir.setText(str(out))
     panel.cancel_row(1)  # before starting: the row is simply left out
     with qtbot.waitSignal(panel.batchFinished, timeout=LONG) as sig:
@@ -188,5 +190,34 @@ def test_running_twice_on_a_folder_does_not_chain(qtbot, window, tmp_path):
     src = tmp_path / "photos"
     write_photo(src / "a.png", 32, 32)
     write_photo(src / "a_denoised.png", 32, 32)  # a result of an earlier run
-    window.batch.add_paths([src])
+    queue(qtbot, window.batch, [src])
     assert [r.source.path.name for r in window.batch.rows] == ["a.png"]
+
+
+def test_folders_are_walked_off_the_gui_thread_and_the_walk_can_be_stopped(
+        qtbot, window, tmp_path, monkeypatch):
+    """A dropped network share can take minutes to walk: the window must not freeze, and
+    Cancel all stops the walk."""
+    src = tmp_path / "share"
+    make_folder(src, corrupt=False)
+    walkers, release = [], threading.Event()
+    real = os.walk
+
+    def slow_walk(top, *args, **kwargs):
+        walkers.append(threading.current_thread())
+        for entry in real(top, *args, **kwargs):
+            release.wait(LONG / 1000)
+            yield entry
+
+    monkeypatch.setattr(batch_plan.os, "walk", slow_walk)
+    panel = window.batch
+    panel.add_paths([src])
+    assert panel.rows == [] and panel.cancel_all_btn.isEnabled()  # returned at once
+    assert panel.summary.text().startswith("Looking for images")
+    panel.cancel_all_btn.click()
+    release.set()
+    qtbot.waitUntil(lambda: not panel.collecting, timeout=LONG)
+    assert threading.main_thread() not in walkers
+    assert panel.rows == [] and panel.summary.text() == "Stopped looking for images."
+    assert not panel.collecting and not panel.cancel_all_btn.isEnabled()
+    assert queue(qtbot, panel, [src]) == [4, []]  # walked again, to the end

@@ -77,7 +77,8 @@ def test_drop_folder_queues_batch_with_subfolders(qtbot, window, tmp_path):
     for rel in ("a.png", "day1/b.png", "day1/deeper/c.png"):
         write_photo(folder / rel, 40, 48)
     (folder / "notes.txt").write_text("not an image")
-    drop_urls(window, [folder])
+    with qtbot.waitSignal(window.batch.queued, timeout=LONG):
+        drop_urls(window, [folder])
     assert len(window.batch.rows) == 3
     assert window.batch_dock.isVisible()
     names = [window.batch.table.item(i, 0).text() for i in range(3)]
@@ -88,7 +89,8 @@ def test_drop_folder_queues_batch_with_subfolders(qtbot, window, tmp_path):
 
 def test_drop_several_files_queues_them(qtbot, window, tmp_path):
     files = [write_photo(tmp_path / f"p{i}.png", 32, 32, seed=i) for i in range(3)]
-    drop_urls(window, files)
+    with qtbot.waitSignal(window.batch.queued, timeout=LONG):
+        drop_urls(window, files)
     assert [r.source.path for r in window.batch.rows] == files
 
 
