@@ -12,6 +12,7 @@ from pathlib import Path
 
 from training.evaluate import setting_label, setting_order
 
+RECIPES = Path(__file__).parent / "recipes"
 PUBLISHED = {  # published PSNR (dB), sigma 15 / 25 / 50, from the papers (for reference only)
     "CBSD68": {"FFDNet": ["33.87", "31.21", "27.96"], "DRUNet": ["34.30", "31.69", "28.51"]},
     "BSD68": {"DnCNN": ["31.73", "29.23", "26.23"], "DRUNet": ["31.91", "29.48", "26.59"]},
@@ -24,10 +25,11 @@ def run_name(log: Path) -> str:
     return log.parent.name if log.stem == "log" else log.stem.removesuffix("-log")
 
 
-def stage_offsets(logs: list[Path]) -> dict[str, int]:
+def stage_offsets(logs: list[Path], recipes: Path = RECIPES) -> dict[str, int]:
     """Where each run's steps start, from the checkpoints beside the logs
     (:mod:`training.lineage`): a later stage goes on from its predecessors' total, even when
-    their own checkpoints are gone. Runs no checkpoint mentions start at 0."""
+    their own checkpoints are gone. A run no checkpoint mentions starts where the log of the
+    run its recipe's ``init`` names ends; failing that, at 0."""
     from training import checkpoint, lineage  # torch only when a checkpoint is there
 
     offsets: dict[str, int] = {}
@@ -39,7 +41,34 @@ def stage_offsets(logs: list[Path]) -> dict[str, int]:
             for stage in lineage.stages(checkpoint.load(ckpt)):
                 offsets.setdefault(stage["run"], at)
                 at += int(stage["steps"])
+    ends = {run_name(log): last_step(log) for log in logs}
+
+    def start(run: str, seen: frozenset[str] = frozenset()) -> int:
+        if run not in offsets:
+            parent = init_run(recipes / f"{run}.yaml")
+            ok = parent in ends and parent not in seen | {run}
+            offsets[run] = start(parent, seen | {run}) + ends[parent] if ok else 0
+        return offsets[run]
+
+    for run in ends:
+        start(run)
     return offsets
+
+
+def last_step(log: Path) -> int:
+    with open(log) as f:
+        rows = list(csv.DictReader(f))
+    return int(rows[-1]["step"]) if rows else 0
+
+
+def init_run(recipe: Path) -> str | None:
+    """The run whose checkpoint a recipe starts from (``init: .../NAME.pt``), if any."""
+    if not recipe.exists():
+        return None
+    import yaml
+
+    init = (yaml.safe_load(recipe.read_text()) or {}).get("init")
+    return Path(init).stem if init else None
 
 
 def plot_curves(logs: list[Path], out: Path) -> None:

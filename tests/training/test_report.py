@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from training.report import main
 
@@ -33,3 +34,23 @@ def test_no_detail_split_without_the_figures(tmp_path):
     (tmp_path / "e.json").write_text(json.dumps(res))
     main(["--eval", str(tmp_path / "e.json"), "--out", str(tmp_path)])
     assert "by local detail" not in (tmp_path / "models.md").read_text()
+
+
+def test_a_stage_without_a_checkpoint_starts_where_its_init_run_ends(tmp_path):
+    """Superseded checkpoints are deleted; the curves still line up through the recipes."""
+    from training.report import stage_offsets
+
+    def log(name: str, steps: list[int]) -> Path:
+        path = tmp_path / f"{name}-log.csv"
+        rows = "".join(f"{s},1.0,1e-4,0.1,0.1,0,\n" for s in steps)
+        path.write_text("step,seconds,lr,loss,rec,kl,val_psnr\n" + rows)
+        return path
+
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "b.yaml").write_text("name: b\ninit: training/checkpoints/a.pt  # step 300\n")
+    (recipes / "c.yaml").write_text("name: c\ninit: training/checkpoints/b.pt\n")
+    (recipes / "loop.yaml").write_text("name: loop\ninit: training/checkpoints/loop.pt\n")
+    logs = [log("a", [100, 200, 300]), log("b", [50, 100]), log("c", [50]),
+            log("loop", [50])]
+    assert stage_offsets(logs, recipes) == {"a": 0, "b": 300, "c": 400, "loop": 0}
