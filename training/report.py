@@ -46,8 +46,9 @@ def stage_offsets(logs: list[Path], recipes: Path = RECIPES) -> dict[str, int]:
     def start(run: str, seen: frozenset[str] = frozenset()) -> int:
         if run not in offsets:
             parent = init_run(recipes / f"{run}.yaml")
-            ok = parent in ends and parent not in seen | {run}
-            offsets[run] = start(parent, seen | {run}) + ends[parent] if ok else 0
+            if parent not in ends or parent in seen | {run}:
+                return 0
+            offsets[run] = start(parent, seen | {run}) + ends[parent]
         return offsets[run]
 
     for run in ends:
