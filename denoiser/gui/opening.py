@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 class Opener:
     def __init__(self, win: MainWindow) -> None:
         self.win = win
+        self.opened = 0  # images asked for so far: a later one wins over a batch's first
 
     def drag_hint(self, md: QMimeData) -> str | None:
         """What dropping ``md`` would do, or None if it cannot be dropped."""
@@ -61,14 +62,17 @@ class Opener:
             self.open_file(ps[0])
             return
         win.batch_dock.show()
-        win.batch.add_paths(ps, then=self._queued)
+        asked = self.opened
+        win.batch.add_paths(ps, then=lambda added, skipped: self._queued(added, skipped, asked))
 
-    def _queued(self, added: int, skipped: list[Path]) -> None:
-        """The batch has the files: open the first of them for a look."""
+    def _queued(self, added: int, skipped: list[Path], asked: int) -> None:
+        """The batch has the files: open the first of them for a look, unless the user
+        opened another image while the folders were walked."""
         win = self.win
         if added:
             win.status_text.setText(f"Queued {added} image(s) for the batch; press Start.")
-            self.open_file(win.batch.rows[-added].source.path)
+            if self.opened == asked:
+                self.open_file(win.batch.rows[-added].source.path)
         elif not skipped:
             win.banner.show_message("No supported images were found there.", "warning", 8000)
 
@@ -80,12 +84,14 @@ class Opener:
         elif not backend.is_supported(path):
             self.win.banner.show_message(f"{path.name} is not a supported image type.", "error")
         else:
+            self.opened += 1
             self.win.pipeline.load(path)
 
     def open_qimage(self, image: QImage, name: str = "Pasted image") -> None:
         if image.isNull():
             self.win.banner.show_message("The clipboard has no image.", "warning", 6000)
             return
+        self.opened += 1
         self.win.pipeline.set_document(document_from_qimage(image, name))
 
     def paste(self) -> None:

@@ -221,3 +221,30 @@ def test_folders_are_walked_off_the_gui_thread_and_the_walk_can_be_stopped(
     assert panel.rows == [] and panel.summary.text() == "Stopped looking for images."
     assert not panel.collecting and not panel.cancel_all_btn.isEnabled()
     assert queue(qtbot, panel, [src]) == [4, []]  # walked again, to the end
+
+
+def test_an_image_opened_during_a_walk_is_not_replaced_by_the_batchs_first(
+        qtbot, window, tmp_path, monkeypatch):
+    """The first queued file opens for a look only if the user has not opened another
+    image while the folder was walked."""
+    src = tmp_path / "share"
+    make_folder(src, corrupt=False)
+    mine = write_photo(tmp_path / "mine.png", 32, 32, seed=9)
+    release = threading.Event()
+    real = os.walk
+
+    def slow_walk(top, *args, **kwargs):
+        release.wait(LONG / 1000)
+        yield from real(top, *args, **kwargs)
+
+    monkeypatch.setattr(batch_plan.os, "walk", slow_walk)
+    loads = []
+    real_load = window.pipeline.load
+    monkeypatch.setattr(window.pipeline, "load", lambda p: (loads.append(p), real_load(p)))
+    drop_urls(window, [src])
+    window.opener.open_file(mine)
+    with qtbot.waitSignal(window.batch.queued, timeout=LONG):
+        release.set()
+    assert len(window.batch.rows) == 4
+    assert loads == [mine]  # the batch's first file was not opened over it
+    qtbot.waitUntil(lambda: window.doc is not None and window.doc.path == mine, timeout=LONG)
