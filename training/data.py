@@ -61,6 +61,8 @@ class PatchSampler:
     noise: NoiseParams | None = None  # camera-like noise; None: white Gaussian, as evaluated
     detail_share: float = 0.0  # share of patches that are the most detailed of several crops
     detail_candidates: int = 4
+    gain_low: float = 1.0  # per-channel colour gains drawn from [gain_low, 1]; 1: none
+    gain_share: float = 1.0  # share of colour patches that get them
 
     @classmethod
     def from_folders(
@@ -115,12 +117,26 @@ class PatchSampler:
                 crop = crop[torch.randperm(3, generator=gen)]
             crops.append(crop)
         clean = torch.stack(crops).float() / 255.0
+        if self.gain_low < 1.0 and clean.shape[1] == 3:
+            clean = clean * self._gains(size, gen)
         if self.noise is not None:
             return (clean, *synthesize(clean, gen, self.noise))
         sigma = torch.rand(size, 1, 1, 1, generator=gen) * (self.sigma_max / 255.0)
         noise = torch.randn(clean.shape, generator=gen) * sigma
         sigma_map = sigma.expand(size, 1, p, p).contiguous()
         return clean, clean + noise, sigma_map
+
+    def _gains(self, size: int, gen: torch.Generator) -> torch.Tensor:
+        """Random per-channel gains (N x 3 x 1 x 1), the largest 1, as a white balance would.
+
+        Why: CBSD432's JPEGs store colour at half resolution (4:2:0), so their clean colour
+        has almost no fine detail, and a model trained on them erases the fine colour detail
+        photographs have. Unequal gains carry some of the fine luminance detail into colour.
+        """
+        u = self.gain_low + (1.0 - self.gain_low) * torch.rand(size, 3, generator=gen)
+        u = u / u.amax(dim=1, keepdim=True)
+        keep = torch.rand(size, 1, generator=gen) >= self.gain_share
+        return torch.where(keep, torch.ones_like(u), u)[:, :, None, None]
 
 
 def _most_detailed(crops: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -92,9 +92,9 @@ def adapt(model: nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
     for name, t in own.items():
         s = source.get(name)
         if s is not None and s.shape != t.shape and body.channels == 1:
-            if name == "body.stem.1.weight":
+            if name == "body.stem.1.weight" and s.shape[1] == 4 * r2:  # a colour source
                 s = _fold_stem(s, 1, r2)
-            elif name.startswith("body.tail.0."):
+            elif name.startswith("body.tail.0.") and s.shape[0] == 3 * r2:
                 s = _fold_tail(s, r2)
         if s is not None and s.shape != t.shape:
             owner = model.get_submodule(name.rsplit(".", 1)[0])

@@ -36,3 +36,30 @@ def test_no_detail_share_keeps_the_uniform_stream():
     ga, gb = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     for x, y in zip(a.batch(4, ga), b.batch(4, gb)):
         assert torch.equal(x, y)
+
+
+def grey_texture(size: int = 64) -> torch.Tensor:
+    """Random texture with R = G = B: all of its fine detail is in the luminance."""
+    rng = np.random.default_rng(1)
+    grey = rng.integers(0, 256, (1, size, size), dtype=np.uint8)
+    return torch.from_numpy(np.repeat(grey, 3, axis=0))
+
+
+def test_channel_gains_put_fine_detail_into_colour():
+    plain = PatchSampler([grey_texture()], patch=16)
+    gained = PatchSampler([grey_texture()], patch=16, gain_low=0.5)
+    gen = torch.Generator().manual_seed(0)
+    clean = plain.batch(8, gen)[0]
+    assert torch.equal(clean[:, 0], clean[:, 1])  # grey: no colour at all
+    clean = gained.batch(8, gen)[0]
+    spread = clean - clean.mean(dim=1, keepdim=True)  # the colour part of each pixel
+    assert spread.abs().mean() > 0.02
+    assert clean.amax(dim=(2, 3)).max() <= 1.0  # gains at most 1: nothing is clipped
+
+
+def test_gain_share_leaves_the_rest_of_the_patches_alone():
+    sampler = PatchSampler([grey_texture()], patch=16, gain_low=0.5, gain_share=0.5)
+    clean = sampler.batch(64, torch.Generator().manual_seed(0))[0]
+    grey = (clean[:, 0] == clean[:, 1]).flatten(1).all(dim=1) & (
+        clean[:, 1] == clean[:, 2]).flatten(1).all(dim=1)
+    assert 16 <= int(grey.sum()) <= 48

@@ -64,6 +64,18 @@ def test_wider_model_starts_as_the_narrower_one_and_its_new_channels_learn():
         assert w[rows].abs().sum() == 0 and w.grad[rows].abs().sum() > 0
 
 
+def test_wider_grey_model_starts_as_the_narrower_grey_one():
+    """A grey source is widened, not folded again as if it were colour."""
+    colour = trained_colour_ae()
+    grey = build("unet_ae", channels=1, **ARCH).eval()
+    adapt(grey, colour.state_dict())
+    wider = build("unet_ae", channels=1, widths=[12, 16], blocks=[1, 1], unshuffle=2).eval()
+    assert adapt(wider, grey.state_dict()) == []
+    x, s = inputs(1)
+    with torch.no_grad():
+        assert torch.allclose(wider(x, s), grey(x, s), atol=1e-5)
+
+
 def test_vae_starts_with_the_ae_as_its_deterministic_path():
     colour = trained_colour_ae()
     vae = build("unet_cvae", channels=3, latent=4, **ARCH).eval()
