@@ -63,6 +63,7 @@ class PatchSampler:
     detail_candidates: int = 4
     gain_low: float = 1.0  # per-channel colour gains drawn from [gain_low, 1]; 1: none
     gain_share: float = 1.0  # share of colour patches that get them
+    saturation_max: float = 1.0  # those patches' colour also scaled by 1..saturation_max
 
     @classmethod
     def from_folders(
@@ -117,8 +118,8 @@ class PatchSampler:
                 crop = crop[torch.randperm(3, generator=gen)]
             crops.append(crop)
         clean = torch.stack(crops).float() / 255.0
-        if self.gain_low < 1.0 and clean.shape[1] == 3:
-            clean = clean * self._gains(size, gen)
+        if (self.gain_low < 1.0 or self.saturation_max > 1.0) and clean.shape[1] == 3:
+            clean = self._recolour(clean, gen)
         if self.noise is not None:
             return (clean, *synthesize(clean, gen, self.noise))
         sigma = torch.rand(size, 1, 1, 1, generator=gen) * (self.sigma_max / 255.0)
@@ -126,17 +127,25 @@ class PatchSampler:
         sigma_map = sigma.expand(size, 1, p, p).contiguous()
         return clean, clean + noise, sigma_map
 
-    def _gains(self, size: int, gen: torch.Generator) -> torch.Tensor:
-        """Random per-channel gains (N x 3 x 1 x 1), the largest 1, as a white balance would.
+    def _recolour(self, clean: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Random per-channel gains, the largest 1, as a white balance would, then the colour
+        (each pixel's distance from its grey) scaled up, on a ``gain_share`` of the patches.
 
         Why: CBSD432's JPEGs store colour at half resolution (4:2:0), so their clean colour
         has almost no fine detail, and a model trained on them erases the fine colour detail
-        photographs have. Unequal gains carry some of the fine luminance detail into colour.
+        photographs have. Unequal gains carry some fine luminance detail into colour; a
+        stronger saturation makes the colour's own fine detail, and the whole picture's
+        colour, more like a photograph's.
         """
-        u = self.gain_low + (1.0 - self.gain_low) * torch.rand(size, 3, generator=gen)
-        u = u / u.amax(dim=1, keepdim=True)
-        keep = torch.rand(size, 1, generator=gen) >= self.gain_share
-        return torch.where(keep, torch.ones_like(u), u)[:, :, None, None]
+        n = clean.shape[0]
+        u = self.gain_low + (1.0 - self.gain_low) * torch.rand(n, 3, generator=gen)
+        k = 1.0 + (self.saturation_max - 1.0) * torch.rand(n, 1, generator=gen)
+        skip = torch.rand(n, 1, generator=gen) >= self.gain_share
+        u = torch.where(skip, torch.ones_like(u), u / u.amax(dim=1, keepdim=True))
+        k = torch.where(skip, torch.ones_like(k), k)
+        x = clean * u[:, :, None, None]
+        grey = x.mean(dim=1, keepdim=True)
+        return (grey + k[:, :, None, None] * (x - grey)).clamp(0.0, 1.0)
 
 
 def _most_detailed(crops: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -63,3 +63,17 @@ def test_gain_share_leaves_the_rest_of_the_patches_alone():
     grey = (clean[:, 0] == clean[:, 1]).flatten(1).all(dim=1) & (
         clean[:, 1] == clean[:, 2]).flatten(1).all(dim=1)
     assert 16 <= int(grey.sum()) <= 48
+
+
+def test_saturation_scales_the_colour_and_keeps_the_range():
+    rng = np.random.default_rng(2)
+    tinted = torch.from_numpy(rng.integers(64, 192, (3, 32, 32), dtype=np.uint8))
+    plain = PatchSampler([tinted], patch=16, channel_shuffle=False)
+    vivid = PatchSampler([tinted], patch=16, channel_shuffle=False, saturation_max=3.0)
+
+    def colour(sampler: PatchSampler) -> float:
+        clean = sampler.batch(32, torch.Generator().manual_seed(5))[0]
+        assert 0.0 <= float(clean.min()) and float(clean.max()) <= 1.0
+        return float((clean - clean.mean(dim=1, keepdim=True)).abs().mean())
+
+    assert colour(vivid) > 1.5 * colour(plain)
