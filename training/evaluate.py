@@ -24,6 +24,7 @@ import numpy as np
 
 from denoiser.metrics import psnr, ssim
 from denoiser.noise import add_gaussian_noise
+from training.colour_error import colour_error, mse_by_colour
 from training.data import list_images, load_image
 from training.detail import block_stats, psnr_by_detail
 from training.peers import PEERS
@@ -69,7 +70,7 @@ def scalar_level(fn: Denoise) -> Denoise:
 def run_method(fn: Denoise, cleans: Sequence[np.ndarray], setting: str) -> dict[str, float]:
     """Mean PSNR, SSIM and seconds per megapixel of one method at one noise setting, and the
     PSNR of each image in sorted file order and of each quarter of the blocks by detail."""
-    p, s, blocks, seconds, mp = [], [], [], 0.0, 0.0
+    p, s, blocks, colour, seconds, mp = [], [], [], [], 0.0, 0.0
     for i, clean in enumerate(cleans):
         noisy, level = noisy_version(clean, i, setting)
         t = time.perf_counter()
@@ -79,10 +80,15 @@ def run_method(fn: Denoise, cleans: Sequence[np.ndarray], setting: str) -> dict[
         p.append(psnr(clean, out))
         s.append(ssim(clean, out))
         blocks.append(block_stats(clean, out))
+        if clean.shape[2] == 3:
+            colour.append(colour_error(clean, out))
     # per image too: a mean can hide that a method loses on every image, or on one odd one
-    return {"psnr": float(np.mean(p)), "ssim": float(np.mean(s)), "sec_per_mp": seconds / mp,
-            "images": len(cleans), "psnr_per_image": [round(float(v), 3) for v in p],
-            "psnr_by_detail": psnr_by_detail(blocks)}
+    r = {"psnr": float(np.mean(p)), "ssim": float(np.mean(s)), "sec_per_mp": seconds / mp,
+         "images": len(cleans), "psnr_per_image": [round(float(v), 3) for v in p],
+         "psnr_by_detail": psnr_by_detail(blocks)}
+    if colour:
+        r["mse_by_colour"] = mse_by_colour(colour)
+    return r
 
 
 def evaluate(model: Path | None, data: Path, sigmas: Sequence[float], peers: Sequence[str] = (),
@@ -141,6 +147,18 @@ def print_by_detail(results: dict) -> None:
             print(f"{name:<14}{setting_label(setting):>16}  {cells}")
 
 
+def print_by_colour(results: dict) -> None:
+    """Mean squared error (0..255) of each colour part (training/colour_error.py)."""
+    rows = [(name, st, r["mse_by_colour"]) for name, by in results["methods"].items()
+            for st, r in sorted(by.items(), key=lambda kv: setting_order(kv[0]))
+            if "mse_by_colour" in r]
+    if rows:
+        print("MSE by colour part: " + ", ".join(rows[0][2]["parts"]))
+    for name, setting, d in rows:
+        print(f"{name:<14}{setting_label(setting):>16}  "
+              + " ".join(f"{v:7.2f}" for v in d["mse"]))
+
+
 def print_table(results: dict, by_detail: bool = False) -> None:
     seen = dict.fromkeys(s for m in results["methods"].values() for s in m)
     sigmas = sorted(seen, key=setting_order)
@@ -152,6 +170,7 @@ def print_table(results: dict, by_detail: bool = False) -> None:
         print(f"{name:<14}" + "".join(f"{c:>26}" for c in cells))
     if by_detail:
         print_by_detail(results)
+        print_by_colour(results)
     if "vae" in results:
         print("VAE: " + ", ".join(f"{k} {v:.4g}" for k, v in results["vae"].items()))
 
@@ -170,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.add_argument("--by-detail", action="store_true",
-                   help="also print PSNR by local detail (quarters of 16x16 blocks)")
+                   help="also print PSNR by local detail (quarters of 16x16 blocks) and, "
+                        "for colour, the error by colour part")
     args = p.parse_args(argv)
     results = evaluate(args.model, args.data, args.sigmas, args.peers, args.limit,
                        args.peer_limit, args.threads, args.vae_samples, args.camera)

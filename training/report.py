@@ -117,6 +117,7 @@ def eval_table(res: dict) -> list[str]:
         cells = [vals[levels.index(s)] if s in levels else "" for s in sigmas]
         lines.append(f"| {name} (published) | " + " | ".join(cells) + " |")
     lines += detail_table(res)
+    lines += colour_table(res)
     if "vae" in res:
         lines += ["", "VAE uncertainty at sigma 25: " +
                   ", ".join(f"{k} = {v:.3f}" for k, v in res["vae"].items())]
@@ -138,6 +139,24 @@ def detail_table(res: dict) -> list[str]:
     for name, s, d in sorted(rows, key=lambda r: (setting_order(r[1]), r[0] != rows[0][0])):
         lines.append(f"| {name} | {setting_label(s)} | "
                      + " | ".join(f"{v:.2f}" for v in d["psnr"]) + " |")
+    return lines
+
+
+def colour_table(res: dict) -> list[str]:
+    """Error by colour part (training/colour_error.py), when the evaluation recorded it:
+    whether a colour method loses on brightness or on colour, coarse or fine."""
+    rows = [(name, s, by[s]["mse_by_colour"]) for name, by in res["methods"].items()
+            for s in sorted(by, key=setting_order) if "mse_by_colour" in by[s]]
+    if not rows:
+        return []
+    parts = rows[0][2]["parts"]
+    lines = ["", "Mean squared error (0..255 scale) by colour part: luminance and colour in an "
+             "orthonormal opponent basis, each split into the mean of every 2x2 block (coarse) "
+             "and the rest (fine); the four add up to the error of the whole.", "",
+             "| method | setting | " + " | ".join(parts) + " |", "|---" * (len(parts) + 2) + "|"]
+    for name, s, d in sorted(rows, key=lambda r: (setting_order(r[1]), r[0] != rows[0][0])):
+        lines.append(f"| {name} | {setting_label(s)} | "
+                     + " | ".join(f"{v:.2f}" for v in d["mse"]) + " |")
     return lines
 
 

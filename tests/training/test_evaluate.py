@@ -90,3 +90,21 @@ def test_camera_settings_give_the_model_a_map_and_peers_its_rms(tmp_path):
     assert np.array_equal(a, b) and map_a.shape == clean.shape[:2]
     assert map_a.std() > 0  # signal-dependent: the level varies over the picture
     assert abs(seen[0] - float(np.sqrt(np.mean(map_a**2)))) < 1e-4
+
+
+def test_white_noise_splits_by_colour_part_as_its_share_of_dimensions(tmp_path):
+    """White noise left in place: a third luminance, two thirds colour; a quarter coarse."""
+    data = tmp_path / "Colour"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(96, 160, (96, 96, 3), dtype=np.uint8)).save(data / "0.png")
+    from training import evaluate as ev
+
+    ev.PEERS["identity"] = lambda channels: (lambda noisy, sigma: noisy)
+    try:
+        res = evaluate(None, data, [10], peers=["identity"])
+    finally:
+        del ev.PEERS["identity"]
+    mse = res["methods"]["identity"]["10"]["mse_by_colour"]["mse"]
+    share = np.array(mse) / sum(mse)
+    assert np.allclose(share, [1 / 12, 3 / 12, 2 / 12, 6 / 12], atol=0.02)

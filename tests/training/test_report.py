@@ -36,6 +36,18 @@ def test_no_detail_split_without_the_figures(tmp_path):
     assert "by local detail" not in (tmp_path / "models.md").read_text()
 
 
+def test_page_has_the_colour_split_when_recorded(tmp_path):
+    r = result(30.0)
+    r["mse_by_colour"] = {"parts": ["luma coarse", "luma fine", "colour coarse",
+                                    "colour fine"], "mse": [1.5, 2.0, 3.25, 4.0]}
+    res = {"data": "photos", "methods": {"ours": {"15": r}}}
+    (tmp_path / "e.json").write_text(json.dumps(res))
+    main(["--eval", str(tmp_path / "e.json"), "--out", str(tmp_path)])
+    page = (tmp_path / "models.md").read_text()
+    assert "| method | setting | luma coarse | luma fine | colour coarse | colour fine |" in page
+    assert "| ours | sigma 15 | 1.50 | 2.00 | 3.25 | 4.00 |" in page
+
+
 def test_a_stage_without_a_checkpoint_starts_where_its_init_run_ends(tmp_path):
     """Superseded checkpoints are deleted; the curves still line up through the recipes."""
     from training.report import stage_offsets

@@ -1,0 +1,50 @@
+"""Error by colour component: whether a colour denoiser loses on brightness or on colour.
+
+A mean PSNR does not say whether a method's error is in the luminance or in the colour, nor
+whether it is coarse or fine. The error of the 8-bit output (protocol clipping and rounding)
+is turned into an orthonormal opponent basis, luminance (R+G+B)/sqrt 3 and the two colour
+differences (R-B)/sqrt 2 and (R-2G+B)/sqrt 6, and each component is split into its coarse
+part (the mean of each 2x2 block) and its fine part (the rest). Both steps are orthogonal,
+so the four parts add up to the error of the whole: luminance coarse and fine, colour
+coarse and fine, each as a mean squared error per pixel and channel on the 0..255 scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from denoiser.metrics import to_8bit
+
+PARTS = ("luma coarse", "luma fine", "colour coarse", "colour fine")
+_OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.sqrt(
+    [[3.0], [2.0], [6.0]])
+
+
+def _split(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(coarse, fine) of one H x W plane, the ragged last row and column dropped."""
+    h, w = c.shape[0] // 2 * 2, c.shape[1] // 2 * 2
+    c = c[:h, :w]
+    coarse = c.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)).repeat(2, 0).repeat(2, 1)
+    return coarse, c - coarse
+
+
+def colour_error(clean: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, int]:
+    """(summed squared error of each of PARTS, number of values) for one H x W x 3 image."""
+    err = to_8bit(out).astype(np.float64) - to_8bit(clean).astype(np.float64)
+    planes = np.einsum("kc,hwc->khw", _OPPONENT, err)
+    sums = np.zeros(len(PARTS))
+    for k, plane in enumerate(planes):
+        coarse, fine = _split(plane)
+        sums[0 if k == 0 else 2] += np.square(coarse).sum()
+        sums[1 if k == 0 else 3] += np.square(fine).sum()
+    h, w = err.shape[0] // 2 * 2, err.shape[1] // 2 * 2
+    return sums, h * w * 3
+
+
+def mse_by_colour(stats: Sequence[tuple[np.ndarray, int]]) -> dict:
+    """Each part's mean squared error per value over all images; the parts sum to the MSE."""
+    total = sum(s for s, _ in stats)
+    values = sum(n for _, n in stats)
+    return {"parts": list(PARTS), "mse": [round(float(v), 4) for v in total / values]}
