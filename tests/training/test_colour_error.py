@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.colour_error import PARTS, colour_error, mse_by_colour
+from training.colour_error import PARTS, colour_error, fine_colour_share, mse_by_colour
 
 
 def grey_card(h: int = 8, w: int = 8) -> np.ndarray:
@@ -46,3 +46,12 @@ def test_parts_add_up_to_the_mse_over_images_of_different_sizes():
         e = e[: h // 2 * 2, : w // 2 * 2]
         sq, n = sq + np.square(e).sum(), n + e.size
     assert abs(sum(mse_by_colour(stats)["mse"]) - sq / n) < 1e-3
+
+
+def test_fine_colour_share_sees_colour_stored_at_half_size():
+    rng = np.random.default_rng(1)
+    luma = rng.random((32, 32, 1))
+    colour = rng.random((16, 16, 3)).repeat(2, 0).repeat(2, 1) * 0.2
+    half_size = np.clip(luma * 0.8 + colour, 0, 1)  # colour constant in each 2x2 block
+    assert fine_colour_share(half_size) < 1e-6
+    assert fine_colour_share(rng.random((32, 32, 3))) > 1.0  # white: two colour dims to one
