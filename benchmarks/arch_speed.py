@@ -1,0 +1,85 @@
+"""Seconds per megapixel of candidate U-Net layouts through onnxruntime, before training any.
+
+    python benchmarks/arch_speed.py --layout 32-64-128-256/2-1-1-1 --layout 48-64-128-256/1-1-1-1
+
+Speed does not depend on the weights, so each layout is built with random ones, exported as
+the app's models are (``training.export.export_graph``) and run on one image of ``--size``
+pixels square with the engine's session options, the layouts taking turns so that a change
+in the machine's load touches them alike; the best of ``--repeat`` runs is kept. Choose a
+design within ae-color's 1 MP/s budget with it; run it on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: the repository's packages come first
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+
+from denoiser.bench import machine_info  # noqa: E402
+from denoiser.engine import _session_options  # noqa: E402
+from training.archs import build  # noqa: E402
+from training.export import export_graph  # noqa: E402
+
+
+def parse_layout(text: str) -> dict:
+    """'32-64-128-256/2-1-1-1' -> {'widths': [32, 64, 128, 256], 'blocks': [2, 1, 1, 1]}."""
+    widths, blocks = text.split("/")
+    return {"widths": [int(w) for w in widths.split("-")],
+            "blocks": [int(b) for b in blocks.split("-")]}
+
+
+def session(layout: dict, channels: int, threads: int, folder: Path) -> ort.InferenceSession:
+    net = build("unet_ae", channels=channels, unshuffle=2, **layout).eval()
+    path = folder / f"{len(list(folder.iterdir()))}.onnx"
+    export_graph(net, path)
+    return ort.InferenceSession(str(path), _session_options(threads),
+                                providers=["CPUExecutionProvider"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--layout", action="append", required=True, help="WIDTHS/BLOCKS, repeatable")
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--size", type=int, default=1024)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", type=Path)
+    args = p.parse_args(argv)
+    rng = np.random.default_rng(0)
+    noisy = rng.random((1, args.channels, args.size, args.size), dtype=np.float32)
+    sigma = np.full((1, 1, args.size, args.size), 25 / 255, np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        sessions = {t: session(parse_layout(t), args.channels, args.threads, Path(tmp))
+                    for t in args.layout}
+        names = [i.name for i in next(iter(sessions.values())).get_inputs()]
+        feeds = dict(zip(names, (noisy, sigma)))
+        best = dict.fromkeys(sessions, float("inf"))
+        for _ in range(args.repeat + 1):  # the first round warms up and counts too
+            for text, sess in sessions.items():
+                start = time.perf_counter()
+                sess.run(None, feeds)
+                best[text] = min(best[text], time.perf_counter() - start)
+    mp = args.size**2 / 1e6
+    rows = [{"layout": t, "sec_per_mp": round(s / mp, 3), "mp_per_s": round(mp / s, 2)}
+            for t, s in best.items()]
+    for r in rows:
+        print(f"{r['layout']:<28} {r['sec_per_mp']:.3f} s/MP  {r['mp_per_s']:.2f} MP/s")
+    print(machine_info())
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "machine": machine_info(),
+                                         "command": " ".join(sys.argv)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
