@@ -38,9 +38,8 @@ def parse_layout(text: str) -> dict:
             "blocks": [int(b) for b in blocks.split("-")]}
 
 
-def session(layout: dict, channels: int, threads: int, folder: Path) -> ort.InferenceSession:
+def session(layout: dict, channels: int, threads: int, path: Path) -> ort.InferenceSession:
     net = build("unet_ae", channels=channels, unshuffle=2, **layout).eval()
-    path = folder / f"{len(list(folder.iterdir()))}.onnx"
     export_graph(net, path)
     return ort.InferenceSession(str(path), _session_options(threads),
                                 providers=["CPUExecutionProvider"])
@@ -59,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     noisy = rng.random((1, args.channels, args.size, args.size), dtype=np.float32)
     sigma = np.full((1, 1, args.size, args.size), 25 / 255, np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        sessions = {t: session(parse_layout(t), args.channels, args.threads, Path(tmp))
-                    for t in args.layout}
+        sessions = {t: session(parse_layout(t), args.channels, args.threads,
+                               Path(tmp) / f"{i}.onnx") for i, t in enumerate(args.layout)}
         names = [i.name for i in next(iter(sessions.values())).get_inputs()]
         feeds = dict(zip(names, (noisy, sigma)))
         best = dict.fromkeys(sessions, float("inf"))
