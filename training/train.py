@@ -67,7 +67,7 @@ def make_data(recipe: dict[str, Any], data_root: Path):
         patch=d["patch"], sigma_max=d["sigma_max"], noise=noise,
         detail_share=d.get("detail_share", 0.0),
         gain_low=d.get("gain_low", 1.0), gain_share=d.get("gain_share", 1.0),
-        saturation_max=d.get("saturation_max", 1.0),
+        saturation_max=d.get("saturation_max", 1.0), full_colour=d.get("full_colour", False),
     )
     return sampler, validation_set(holdout, channels)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from PIL import Image
 
-from training.data import PatchSampler
+from training.data import PatchSampler, colour_resolution
 
 
 def half_flat_image(size: int = 128) -> torch.Tensor:
@@ -77,3 +78,21 @@ def test_saturation_scales_the_colour_and_keeps_the_range():
         return float((clean - clean.mean(dim=1, keepdim=True)).abs().mean())
 
     assert colour(vivid) > 1.5 * colour(plain)
+
+
+def test_full_colour_takes_subsampled_jpegs_only_at_half_size(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    pixels.save(tmp_path / "a.jpg", quality=95, subsampling=2)  # 4:2:0
+    pixels.save(tmp_path / "b.jpg", quality=95, subsampling=0)  # 4:4:4
+    pixels.save(tmp_path / "c.png")
+    assert [colour_resolution(tmp_path / n) for n in ("a.jpg", "b.jpg", "c.png")] == [0.5, 1, 1]
+
+    def sizes(**kw):
+        s = PatchSampler.from_folders([tmp_path], 3, scales=[1.0, 0.5], patch=16, **kw)
+        return sorted(img.shape[-1] for img in s.images)
+
+    assert sizes() == [32, 32, 32, 64, 64, 64]
+    assert sizes(full_colour=True) == [32, 32, 32, 64, 64]
+    grey = PatchSampler.from_folders([tmp_path], 1, scales=[1.0, 0.5], patch=16, full_colour=True)
+    assert len(grey.images) == 6  # grey models lose nothing: luminance is stored in full
