@@ -24,7 +24,7 @@ import numpy as np
 
 from denoiser.metrics import psnr, ssim
 from denoiser.noise import add_gaussian_noise
-from training.colour_error import colour_error, mse_by_colour
+from training.colour_error import colour_error, detail_kept, kept_by_colour, mse_by_colour
 from training.data import list_images, load_image
 from training.detail import block_stats, psnr_by_detail
 from training.peers import PEERS
@@ -70,7 +70,7 @@ def scalar_level(fn: Denoise) -> Denoise:
 def run_method(fn: Denoise, cleans: Sequence[np.ndarray], setting: str) -> dict[str, float]:
     """Mean PSNR, SSIM and seconds per megapixel of one method at one noise setting, and the
     PSNR of each image in sorted file order and of each quarter of the blocks by detail."""
-    p, s, blocks, colour, seconds, mp = [], [], [], [], 0.0, 0.0
+    p, s, blocks, colour, kept, seconds, mp = [], [], [], [], [], 0.0, 0.0
     for i, clean in enumerate(cleans):
         noisy, level = noisy_version(clean, i, setting)
         t = time.perf_counter()
@@ -82,12 +82,14 @@ def run_method(fn: Denoise, cleans: Sequence[np.ndarray], setting: str) -> dict[
         blocks.append(block_stats(clean, out))
         if clean.shape[2] == 3:
             colour.append(colour_error(clean, out))
+            kept.append(detail_kept(clean, out))
     # per image too: a mean can hide that a method loses on every image, or on one odd one
     r = {"psnr": float(np.mean(p)), "ssim": float(np.mean(s)), "sec_per_mp": seconds / mp,
          "images": len(cleans), "psnr_per_image": [round(float(v), 3) for v in p],
          "psnr_by_detail": psnr_by_detail(blocks)}
     if colour:
         r["mse_by_colour"] = mse_by_colour(colour)
+        r["kept_by_colour"] = kept_by_colour(kept)
     return r
 
 
@@ -148,15 +150,18 @@ def print_by_detail(results: dict) -> None:
 
 
 def print_by_colour(results: dict) -> None:
-    """Mean squared error (0..255) of each colour part (training/colour_error.py)."""
-    rows = [(name, st, r["mse_by_colour"]) for name, by in results["methods"].items()
-            for st, r in sorted(by.items(), key=lambda kv: setting_order(kv[0]))
-            if "mse_by_colour" in r]
-    if rows:
-        print("MSE by colour part: " + ", ".join(rows[0][2]["parts"]))
-    for name, setting, d in rows:
-        print(f"{name:<14}{setting_label(setting):>16}  "
-              + " ".join(f"{v:7.2f}" for v in d["mse"]))
+    """Mean squared error (0..255) of each colour part, and the share of the clean detail
+    each part keeps (training/colour_error.py)."""
+    tables = (("mse_by_colour", "mse", "MSE", 2), ("kept_by_colour", "kept", "Detail kept", 3))
+    for key, field, title, digits in tables:
+        rows = [(name, st, r[key]) for name, by in results["methods"].items()
+                for st, r in sorted(by.items(), key=lambda kv: setting_order(kv[0]))
+                if key in r]
+        if rows:
+            print(f"{title} by colour part: " + ", ".join(rows[0][2]["parts"]))
+        for name, setting, d in rows:
+            cells = " ".join(f"{v:7.{digits}f}" for v in d[field])
+            print(f"{name:<14}{setting_label(setting):>16}  {cells}")
 
 
 def print_table(results: dict, by_detail: bool = False) -> None:

@@ -152,11 +152,15 @@ def colour_table(res: dict) -> list[str]:
     parts = rows[0][2]["parts"]
     lines = ["", "Mean squared error (0..255 scale) by colour part: luminance and colour in an "
              "orthonormal opponent basis, each split into the mean of every 2x2 block (coarse) "
-             "and the rest (fine); the four add up to the error of the whole.", "",
+             "and the rest (fine); the four add up to the error of the whole. In brackets, the "
+             "share of the clean image's fine colour detail the output keeps.", "",
              "| method | setting | " + " | ".join(parts) + " |", "|---" * (len(parts) + 2) + "|"]
     for name, s, d in sorted(rows, key=lambda r: (setting_order(r[1]), r[0] != rows[0][0])):
-        lines.append(f"| {name} | {setting_label(s)} | "
-                     + " | ".join(f"{v:.2f}" for v in d["mse"]) + " |")
+        kept = res["methods"][name][s].get("kept_by_colour")
+        cells = [f"{v:.2f}" for v in d["mse"]]
+        if kept:  # the share of the clean image's fine colour detail the output keeps
+            cells[3] += f" ({kept['kept'][3]:.0%} kept)"
+        lines.append(f"| {name} | {setting_label(s)} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.colour_error import PARTS, colour_error, fine_colour_share, mse_by_colour
+from training.colour_error import (
+    PARTS,
+    colour_error,
+    detail_kept,
+    fine_colour_share,
+    kept_by_colour,
+    mse_by_colour,
+)
 
 
 def grey_card(h: int = 8, w: int = 8) -> np.ndarray:
@@ -55,3 +62,15 @@ def test_fine_colour_share_sees_colour_stored_at_half_size():
     half_size = np.clip(luma * 0.8 + colour, 0, 1)  # colour constant in each 2x2 block
     assert fine_colour_share(half_size) < 1e-6
     assert fine_colour_share(rng.random((32, 32, 3))) > 1.0  # white: two colour dims to one
+
+
+def test_detail_kept_is_one_for_the_clean_image_and_falls_with_blur():
+    rng = np.random.default_rng(2)
+    clean = rng.random((16, 16, 3))
+    assert kept_by_colour([detail_kept(clean, clean)])["kept"] == [1.0] * 4
+    blurred = clean.copy()  # each 2x2 block's colour made its mean: fine colour erased
+    grey = blurred.mean(axis=2, keepdims=True)
+    block = (blurred - grey).reshape(8, 2, 8, 2, 3).mean(axis=(1, 3)).repeat(2, 0).repeat(2, 1)
+    kept = dict(zip(PARTS, kept_by_colour([detail_kept(clean, grey + block)])["kept"]))
+    assert kept["luma fine"] > 0.98 and kept["colour coarse"] > 0.98  # up to 8-bit rounding
+    assert abs(kept["colour fine"]) < 0.02

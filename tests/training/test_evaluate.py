@@ -108,3 +108,5 @@ def test_white_noise_splits_by_colour_part_as_its_share_of_dimensions(tmp_path):
     mse = res["methods"]["identity"]["10"]["mse_by_colour"]["mse"]
     share = np.array(mse) / sum(mse)
     assert np.allclose(share, [1 / 12, 3 / 12, 2 / 12, 6 / 12], atol=0.02)
+    kept = res["methods"]["identity"]["10"]["kept_by_colour"]["kept"]
+    assert np.allclose(kept, 1.0, atol=0.05)  # noise left in place erases no detail

@@ -46,6 +46,11 @@ def test_page_has_the_colour_split_when_recorded(tmp_path):
     page = (tmp_path / "models.md").read_text()
     assert "| method | setting | luma coarse | luma fine | colour coarse | colour fine |" in page
     assert "| ours | sigma 15 | 1.50 | 2.00 | 3.25 | 4.00 |" in page
+    r["kept_by_colour"] = {"parts": r["mse_by_colour"]["parts"], "kept": [1, 0.9, 0.8, 0.35]}
+    (tmp_path / "e.json").write_text(json.dumps(res))
+    main(["--eval", str(tmp_path / "e.json"), "--out", str(tmp_path)])
+    page = (tmp_path / "models.md").read_text()
+    assert "| ours | sigma 15 | 1.50 | 2.00 | 3.25 | 4.00 (35% kept) |" in page
 
 
 def test_a_stage_without_a_checkpoint_starts_where_its_init_run_ends(tmp_path):
