@@ -78,7 +78,7 @@ def plot_curves(logs: list[Path], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 5.5))
     offsets = stage_offsets(logs)
     colours = plt.get_cmap("tab20").colors  # more runs than the default cycle's ten colours
     for i, log in enumerate(logs):
@@ -97,8 +97,10 @@ def plot_curves(logs: list[Path], out: Path) -> None:
     ax_psnr.set(xlabel="step", ylabel="validation PSNR (dB), sigma 25")
     for ax in (ax_loss, ax_psnr):
         ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
+    # one legend below both plots: twenty runs in each plot's corner would hide the curves
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="lower center", ncol=5,
+               fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0, 0.22, 1, 1))
     fig.savefig(out, dpi=110)
 
 
