@@ -52,7 +52,7 @@ def usable_scales(path: Path, scales: Sequence[float], full_colour: bool) -> lis
     has every pixel's worth of detail (a 4:2:0 JPEG at half size or less).
 
     Why: a model that learns from half-resolution colour learns to blur colour edges, and
-    on photographs with sharp colour detail CBM3D keeps twice as much of it.
+    on photographs with sharp colour detail CBM3D keeps nearly twice as much of it.
     """
     if not full_colour:
         return list(scales)
