@@ -49,7 +49,8 @@ def colour_resolution(path: Path) -> float:
 
 def usable_scales(path: Path, scales: Sequence[float], full_colour: bool) -> list[float]:
     """The scales to take ``path`` at; with ``full_colour``, only those at which its colour
-    has every pixel's worth of detail (a 4:2:0 JPEG at half size or less).
+    has every pixel's worth of detail (a 4:2:0 JPEG at half size or less), or that size
+    alone if none of ``scales`` is small enough, so that no picture drops out.
 
     Why: a model that learns from half-resolution colour learns to blur colour edges, and
     on photographs with sharp colour detail CBM3D keeps nearly twice as much of it.

@@ -160,8 +160,9 @@ def colour_table(res: dict) -> list[str]:
     for name, s, d in sorted(rows, key=lambda r: (setting_order(r[1]), r[0] != rows[0][0])):
         kept = res["methods"][name][s].get("kept_by_colour")
         cells = [f"{v:.2f}" for v in d["mse"]]
-        if kept:  # the share of the clean image's fine colour detail the output keeps
-            cells[3] += f" ({kept['kept'][3]:.0%} kept)"
+        if kept:
+            fine = parts.index("colour fine")
+            cells[fine] += f" ({kept['kept'][fine]:.0%} kept)"
         lines.append(f"| {name} | {setting_label(s)} | " + " | ".join(cells) + " |")
     return lines
 
