@@ -17,6 +17,7 @@ import torchvision.transforms.v2.functional as TF
 from PIL import Image, JpegImagePlugin
 
 from denoiser.noise import add_gaussian_noise
+from training.dead_leaves import dead_leaves
 from training.noise_synth import NoiseParams, synthesize
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -87,6 +88,7 @@ class PatchSampler:
     gain_low: float = 1.0  # per-channel colour gains drawn from [gain_low, 1]; 1: none
     gain_share: float = 1.0  # share of colour patches that get them
     saturation_max: float = 1.0  # those patches' colour also scaled by 1..saturation_max
+    leaves_share: float = 0.0  # share of patches that are dead-leaves pictures (dead_leaves.py)
 
     @classmethod
     def from_folders(
@@ -130,10 +132,14 @@ class PatchSampler:
         """Return (clean, noisy, sigma_map), each float32 N x C x P x P (sigma: N x 1 x P x P)."""
         p = self.patch
         idx = torch.randint(len(self.images), (size,), generator=gen).tolist()
-        crops = []
+        crops, leaves = [], size - round(self.leaves_share * size)
         for n, i in enumerate(idx):
             tries = self.detail_candidates if n < round(self.detail_share * size) else 1
-            crop = self._crop(self.images[i], tries, gen)
+            if n >= leaves:
+                seed = int(torch.randint(2**31, (1,), generator=gen))
+                crop = dead_leaves(p, self.images[i].shape[0], np.random.default_rng(seed))
+            else:
+                crop = self._crop(self.images[i], tries, gen)
             k = int(torch.randint(8, (1,), generator=gen))
             crop = torch.rot90(crop, k % 4, dims=(1, 2))
             if k >= 4:

@@ -68,6 +68,7 @@ def make_data(recipe: dict[str, Any], data_root: Path):
         detail_share=d.get("detail_share", 0.0),
         gain_low=d.get("gain_low", 1.0), gain_share=d.get("gain_share", 1.0),
         saturation_max=d.get("saturation_max", 1.0), full_colour=d.get("full_colour", False),
+        leaves_share=d.get("dead_leaves_share", 0.0),
     )
     return sampler, validation_set(holdout, channels)
 
