@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -33,3 +35,21 @@ def test_weighted_loss_counts_low_noise_samples_more():
     w = sigma_weights(sigma_map([5, 50]), 0.6)
     assert float(rec(out, target)) == pytest.approx(float((w[0] * 1.0 + w[1] * 0.5) / 2))
     assert float(rec(out, target)) > float(F.l1_loss(out, target))
+
+
+def test_log_mse_is_minus_the_mean_patch_psnr_up_to_scale():
+    target = torch.zeros(2, 1, 4, 4)
+    out = torch.stack([torch.full((1, 4, 4), 0.1), torch.full((1, 4, 4), 0.01)])
+    loss = float(reconstruction({"loss": "log_mse"}, sigma_map([25, 25]))(out, target))
+    floor = (0.5 / 255) ** 2
+    assert loss == pytest.approx((math.log(0.01 + floor) + math.log(1e-4 + floor)) / 2)
+    # a patch ten times less wrong lowers it by the same amount at any error: scale-free
+    rec = reconstruction({"loss": "log_mse"}, sigma_map([25, 25]))
+    big = torch.stack([torch.full((1, 4, 4), 0.3), torch.full((1, 4, 4), 0.2)])
+    drop = float(rec(big, target)) - float(rec(big / 10, target))
+    assert drop == pytest.approx(math.log(100), rel=0.02)
+
+
+def test_log_mse_refuses_weights_by_level():
+    with pytest.raises(ValueError, match="sigma_weight"):
+        reconstruction({"loss": "log_mse", "sigma_weight": 0.6}, sigma_map([25]))
