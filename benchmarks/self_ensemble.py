@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     engine = Engine(load_model_info(args.model), device="cpu", threads=args.threads)
     cleans = load_clean(args.data, engine.model.channels, args.limit)
-    results = {"model": args.model.name, "data": args.data.name, "sigmas": {}}
+    used = argv if argv is not None else sys.argv[1:]
+    results = {"model": args.model.name, "data": args.data.name, "sigmas": {},
+               "command": "python benchmarks/self_ensemble.py " + " ".join(used)}
     for sigma in args.sigmas:
         r = measure(engine, cleans, sigma)
         results["sigmas"][f"{sigma:g}"] = r

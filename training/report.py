@@ -87,18 +87,24 @@ def plot_curves(logs: list[Path], out: Path) -> None:
         name = run_name(log)
         at = offsets.get(name, 0)
         style = {"label": name, "color": colours[i % len(colours)]}
-        ax_loss.plot([at + int(r["step"]) for r in rows], [float(r["loss"]) for r in rows],
-                     **style)
+        loss = [(at + int(r["step"]), float(r["loss"])) for r in rows]
+        if all(v > 0 for _, v in loss):  # a log_mse run's loss is a negative log: not here
+            ax_loss.plot(*zip(*loss), **style)
         val = [(at + int(r["step"]), float(r["val_psnr"])) for r in rows if r["val_psnr"]]
         if val:
             ax_psnr.plot(*zip(*val), **style)
     ax_loss.set(xlabel="step (a later stage goes on from its predecessors' steps)",
                 ylabel="training loss (smoothed)", yscale="log")
+    ax_loss.set_title("log_mse runs, whose loss is a negative log, only on the right",
+                      fontsize="small")
     ax_psnr.set(xlabel="step", ylabel="validation PSNR (dB), sigma 25")
     for ax in (ax_loss, ax_psnr):
         ax.grid(alpha=0.3)
     # one legend below both plots: twenty runs in each plot's corner would hide the curves
-    fig.legend(*ax_loss.get_legend_handles_labels(), loc="lower center", ncol=5,
+    handles = {}
+    for ax in (ax_loss, ax_psnr):
+        handles.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=5,
                fontsize="small", frameon=False)
     fig.tight_layout(rect=(0, 0.22, 1, 1))
     fig.savefig(out, dpi=110)
