@@ -69,6 +69,7 @@ def make_data(recipe: dict[str, Any], data_root: Path):
         gain_low=d.get("gain_low", 1.0), gain_share=d.get("gain_share", 1.0),
         saturation_max=d.get("saturation_max", 1.0), full_colour=d.get("full_colour", False),
         leaves_share=d.get("dead_leaves_share", 0.0),
+        sigma_power=d.get("sigma_power", 1.0),
     )
     return sampler, validation_set(holdout, channels)
 

@@ -96,3 +96,20 @@ def test_full_colour_takes_subsampled_jpegs_only_at_half_size(tmp_path):
     assert sizes(full_colour=True) == [32, 32, 32, 64, 64]
     grey = PatchSampler.from_folders([tmp_path], 1, scales=[1.0, 0.5], patch=16, full_colour=True)
     assert len(grey.images) == 6  # grey models lose nothing: luminance is stored in full
+
+
+def test_sigma_power_moves_patches_to_weak_noise():
+    """Power 2: P(sigma < sigma_max / 3) = sqrt(1/3), about 0.58, against 1/3 for uniform."""
+    gen = torch.Generator().manual_seed(0)
+    sampler = PatchSampler([half_flat_image()], patch=16, sigma_max=75.0, sigma_power=2.0)
+    levels = torch.cat([sampler.batch(16, gen)[2][:, 0, 0, 0] for _ in range(40)]) * 255
+    assert levels.min() >= 0 and levels.max() <= 75
+    assert abs(float((levels < 25).float().mean()) - 3 ** -0.5) < 0.07
+
+
+def test_sigma_power_one_keeps_the_uniform_stream():
+    a = PatchSampler([half_flat_image()], patch=16)
+    b = PatchSampler([half_flat_image()], patch=16, sigma_power=1.0)
+    ga, gb = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    for x, y in zip(a.batch(4, ga), b.batch(4, gb)):
+        assert torch.equal(x, y)
