@@ -91,6 +91,11 @@ class PatchSampler:
     leaves_share: float = 0.0  # share of patches that are dead-leaves pictures (dead_leaves.py)
     sigma_power: float = 1.0  # sigma = sigma_max * u ** power, u uniform: above 1, more weak noise
 
+    def __post_init__(self) -> None:
+        if self.sigma_power != 1.0 and self.noise is not None:  # it would be silently ignored
+            raise ValueError("sigma_power shapes the white Gaussian levels only; camera-like "
+                             "noise draws its own (training.noise_synth)")
+
     @classmethod
     def from_folders(
         cls,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
 from training.data import PatchSampler, colour_resolution
+from training.noise_synth import NoiseParams
 
 
 def half_flat_image(size: int = 128) -> torch.Tensor:
@@ -113,3 +115,8 @@ def test_sigma_power_one_keeps_the_uniform_stream():
     ga, gb = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     for x, y in zip(a.batch(4, ga), b.batch(4, gb)):
         assert torch.equal(x, y)
+
+
+def test_sigma_power_with_camera_noise_is_refused():
+    with pytest.raises(ValueError, match="sigma_power"):
+        PatchSampler([half_flat_image()], patch=16, noise=NoiseParams(), sigma_power=2.0)
