@@ -32,10 +32,15 @@ from training.export import export_graph  # noqa: E402
 
 
 def parse_layout(text: str) -> dict:
-    """'32-64-128-256/2-1-1-1' -> {'widths': [32, 64, 128, 256], 'blocks': [2, 1, 1, 1]}."""
-    widths, blocks = text.split("/")
-    return {"widths": [int(w) for w in widths.split("-")],
-            "blocks": [int(b) for b in blocks.split("-")]}
+    """'32-64-128-256/2-1-1-1' -> {'widths': [32, 64, 128, 256], 'blocks': [2, 1, 1, 1]};
+    a third part '16x2' adds a full-resolution head of 16 channels and two blocks."""
+    widths, blocks, *full = text.split("/")
+    layout = {"widths": [int(w) for w in widths.split("-")],
+              "blocks": [int(b) for b in blocks.split("-")]}
+    if full:
+        width, n = full[0].split("x")
+        layout.update(full_width=int(width), full_blocks=int(n))
+    return layout
 
 
 def session(layout: dict, channels: int, threads: int, path: Path) -> ort.InferenceSession:

@@ -204,6 +204,24 @@ def resume(last: Path, model, ema, opt, gen: torch.Generator,
     return state["step"], state.get("best_psnr", -1.0), cfg, state.get("before", [])
 
 
+def param_groups(model: torch.nn.Module, scales: dict[str, float]) -> list[dict[str, Any]]:
+    """Optimizer groups: parameters whose name starts with a key of ``scales`` learn at the
+    recipe's rate times its value, the rest at the rate itself.
+
+    A network grown from a trained one holds tuned weights and fresh ones; a rate low enough
+    to leave the first alone leaves the second barely moving, one high enough for the second
+    shakes the first.
+    """
+    groups: dict[float, list] = {}
+    for name, param in model.named_parameters():
+        scale = next((v for k, v in scales.items() if name.startswith(k)), 1.0)
+        groups.setdefault(float(scale), []).append(param)
+    unused = [k for k in scales if not any(n.startswith(k) for n, _ in model.named_parameters())]
+    if unused:
+        raise ValueError(f"train.lr_scale names no parameters: {', '.join(unused)}")
+    return [{"params": ps, "scale": scale} for scale, ps in groups.items()]
+
+
 def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: float | None,
           threads: int, anneal_to_deadline: bool = False) -> dict[str, Any]:
     ctx = distributed.setup()
@@ -212,7 +230,8 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
     torch.manual_seed(cfg["seed"])
     arch = dict(recipe["arch"])
     model = build(**arch).to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.0, fused=True)
+    opt = torch.optim.AdamW(param_groups(model, cfg.get("lr_scale", {})), lr=cfg["lr"],
+                            weight_decay=0.0, fused=True)
     # Exponential moving average of the weights: what gets validated and exported.
     ema = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.get("ema", 0.999)))
@@ -253,7 +272,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
             elapsed = distributed.agree((time.time() - start) / (deadline - start), ctx)
         lr = learning_rate(step, cfg, elapsed)
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("scale", 1.0)
         loss, parts = train_step(net, model, opt, sampler, gen, recipe, step)
         ema.update_parameters(model)
         step += 1

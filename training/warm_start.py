@@ -55,6 +55,8 @@ def _identity_new_blocks(model: nn.Module, fresh: list[str]) -> list[str]:
     training only has to find a use for the new capacity. Returns the names still fresh."""
     grown = set()
     for prefix, module in model.named_modules():
+        if prefix.startswith("body.full."):  # the head's output is zero already: learn freely
+            continue
         if isinstance(module, ResBlock) and all(f"{prefix}.{n}" in fresh
                                                 for n, _ in module.named_parameters()):
             with torch.no_grad():

@@ -71,3 +71,13 @@ def test_benchmarks_of_one_data_set_in_two_files_are_merged(tmp_path):
     assert bench["25"] == {"psnr": 30.12, "ssim": 0.9}
     assert bench["camera-low"] == {"psnr": 35.0, "ssim": 0.95}
     assert bench["bm3d"] == {"25": 29.5, "camera-low": 31.0}
+
+
+def test_model_with_a_full_resolution_head_exports_with_parity(tmp_path, image_root, tiny_recipe):
+    tiny_recipe["arch"].update(full_width=4, full_blocks=1)
+    ckpt = trained_checkpoint(tmp_path, image_root, tiny_recipe)
+    out = tmp_path / "head.onnx"
+    assert export(ckpt, out, "0.1.0", []) <= 1e-4
+    convs = [n for n in onnx.load(str(out)).graph.node if n.op_type == "Conv"]
+    first = {a.name: list(a.ints) for a in convs[0].attribute}
+    assert first["strides"] == [2, 2]  # the unshuffle stem is still folded, the head left alone

@@ -9,7 +9,7 @@ from PIL import Image
 
 from training import checkpoint
 from training import train as train_module
-from training.train import learning_rate, make_data, train, uses_bf16
+from training.train import learning_rate, make_data, param_groups, train, uses_bf16
 
 
 def read_log(path):
@@ -125,3 +125,22 @@ def test_cli_overrides_steps_and_peak_learning_rate(tmp_path, image_root, tiny_r
     assert state["step"] == 6 and state["recipe"]["train"]["lr"] == 3e-4
     rows = read_log(out / "log.csv")
     assert max(float(r["lr"]) for r in rows) <= 3e-4
+
+
+def test_lr_scale_gives_named_parameters_their_own_rate(tmp_path, image_root, tiny_recipe):
+    import pytest
+
+    from training.archs import build
+
+    net = build(**tiny_recipe["arch"])
+    groups = param_groups(net, {"body.tail.": 10})
+    scaled = next(g for g in groups if g["scale"] == 10.0)
+    assert {id(p) for p in scaled["params"]} == {id(p) for p in net.body.tail.parameters()}
+    assert sum(len(g["params"]) for g in groups) == len(list(net.parameters()))
+    with pytest.raises(ValueError, match="body.nothing"):
+        param_groups(net, {"body.nothing": 2})
+    tiny_recipe["train"].update(steps=4, lr_scale={"body.tail.": 10}, log_every=1)
+    out = tmp_path / "run"
+    train(tiny_recipe, out, image_root, max_minutes=None, threads=1)
+    rates = sorted(g["lr"] for g in checkpoint.load(out / "last.pt")["optimizer"]["param_groups"])
+    assert rates[-1] == 10 * rates[0] > 0

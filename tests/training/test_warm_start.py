@@ -48,6 +48,20 @@ def test_deeper_model_starts_as_the_shallower_one():
     assert new_first.abs().sum() > 0  # only the last convolution is zeroed: gradients flow
 
 
+def test_model_grown_by_a_full_resolution_head_starts_as_the_source_and_the_head_learns():
+    colour = trained_colour_ae()
+    grown = build("unet_ae", channels=3, full_width=4, full_blocks=2, **ARCH).eval()
+    fresh = adapt(grown, colour.state_dict())
+    assert fresh and all(n.startswith("body.full.") for n in fresh)
+    x, s = inputs(3)
+    with torch.no_grad():
+        assert torch.allclose(grown(x, s), colour(x, s), atol=1e-5)
+    head = grown.body.full
+    assert head.body[0].body[-1].weight.abs().sum() > 0  # not parked as an identity block
+    grown(x, s).square().mean().backward()
+    assert head.out.weight.grad.abs().sum() > 0
+
+
 def test_wider_model_starts_as_the_narrower_one_and_its_new_channels_learn():
     colour = trained_colour_ae()
     wider = build("unet_ae", channels=3, widths=[12, 24], blocks=[2, 1], unshuffle=2).eval()
