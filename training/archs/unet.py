@@ -3,7 +3,8 @@
 The noisy image and its noise-level map go through a pixel-unshuffle stem (cheap on CPUs:
 every convolution runs at half resolution or less), an encoder of residual stages with
 strided downsampling, and a mirrored decoder with additive skips. The network predicts the
-noise residual, so an untrained network starts as the identity.
+noise residual, so an untrained network starts as the identity. An optional head
+(``full_width``) adds a few convolutions at full resolution to that residual.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from training.archs.blocks import conv3, down, stage, up
 class FullResHead(nn.Module):
     """A few convolutions at full resolution that correct the half-resolution decoder.
 
-    Every other layer runs at half resolution or less, where one position holds a 2x2 cell:
+    All the other layers run at half resolution or less, where one position holds a 2x2 cell:
     cheap, and strong on heavy noise, but fine structure at light noise (thin lines, texture a
     pixel wide) is what it blurs. This head sees the noisy pixels themselves beside the
     decoder's last features brought up to full size, and adds a correction to the residual.
