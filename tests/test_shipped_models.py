@@ -15,7 +15,7 @@ from denoiser.noise import add_gaussian_noise
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "resources" / "models").glob("*.onnx"))
-EXPECTED = ["ae-color", "ae-gray", "ae-photo", "vae-color", "vae-photo"]
+EXPECTED = ["ae-color", "ae-gray", "ae-photo", "vae-color", "vae-gray", "vae-photo"]
 
 
 def test_the_expected_models_are_shipped():
