@@ -6,7 +6,9 @@ Speed does not depend on the weights, so each layout is built with random ones, 
 the app's models are (``training.export.export_graph``) and run on one image of ``--size``
 pixels square with the engine's session options, the layouts taking turns so that a change
 in the machine's load touches them alike; the best of ``--repeat`` runs is kept. Choose a
-design within ae-color's 1 MP/s budget with it; run it on an idle machine.
+design within ae-color's 1 MP/s budget with it; run it on an idle machine. ``--int8`` also
+times each layout with every layer but the stem and tail quantised, as a network trained for
+it (``training.qat``) ships.
 """
 
 from __future__ import annotations
@@ -43,11 +45,27 @@ def parse_layout(text: str) -> dict:
     return layout
 
 
-def session(layout: dict, channels: int, threads: int, path: Path) -> ort.InferenceSession:
+def session(layout: dict, channels: int, threads: int, path: Path,
+            int8: bool = False) -> ort.InferenceSession:
     net = build("unet_ae", channels=channels, unshuffle=2, **layout).eval()
     export_graph(net, path)
+    if int8:  # every layer but the ends, as a quantisation-aware model ships (training.qat)
+        path = quantised(path, channels)
     return ort.InferenceSession(str(path), _session_options(threads),
                                 providers=["CPUExecutionProvider"])
+
+
+def quantised(path: Path, channels: int) -> Path:
+    """``path`` as ``training.quantize --float-scale 2 --float-ends`` writes it; the
+    calibration crops are random, which does not change the speed."""
+    from training.quantize import quantize_static_int8
+
+    rng = np.random.default_rng(0)
+    feeds = [{"noisy": rng.random((1, channels, 64, 64), dtype=np.float32),
+              "sigma": np.full((1, 1, 64, 64), 0.1, np.float32)} for _ in range(2)]
+    out = path.with_suffix(".int8.onnx")
+    quantize_static_int8(path, out, feeds, "minmax", True, False, 2.0, float_ends=True)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,14 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--int8", action="store_true",
+                   help="also time each layout quantised to int8 in every layer but the ends")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     rng = np.random.default_rng(0)
     noisy = rng.random((1, args.channels, args.size, args.size), dtype=np.float32)
     sigma = np.full((1, 1, args.size, args.size), 25 / 255, np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        sessions = {t: session(parse_layout(t), args.channels, args.threads,
-                               Path(tmp) / f"{i}.onnx") for i, t in enumerate(args.layout)}
+        kinds = [("", False), (" int8", True)] if args.int8 else [("", False)]
+        sessions = {t + tag: session(parse_layout(t), args.channels, args.threads,
+                                     Path(tmp) / f"{i}{tag.strip()}.onnx", int8)
+                    for i, t in enumerate(args.layout) for tag, int8 in kinds}
         names = [i.name for i in next(iter(sessions.values())).get_inputs()]
         feeds = dict(zip(names, (noisy, sigma)))
         best = dict.fromkeys(sessions, float("inf"))

@@ -21,7 +21,7 @@ import yaml
 from torchvision.utils import save_image
 from tqdm import tqdm
 
-from training import checkpoint, distributed
+from training import checkpoint, distributed, qat
 from training.archs import build
 from training.data import PatchSampler, list_images, validation_set
 from training.losses import free_bits_kl, kl_to_standard_normal, kl_weight, reconstruction
@@ -245,6 +245,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
     elif recipe.get("init"):  # a fresh run that starts from another model's weights
         before = warm_start(model, Path(recipe["init"]))
         ema.module.load_state_dict(model.state_dict())
+    rounding = qat.setup(recipe, data_root, model, ema.module)  # int8-aware runs only
     if ctx.active:  # each rank draws its own patches, reproducibly from (seed, rank, step)
         gen.manual_seed(cfg["seed"] + 7919 * ctx.rank + 104729 * step)
     if ctx.main:
@@ -276,6 +277,8 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         loss, parts = train_step(net, model, opt, sampler, gen, recipe, step)
         ema.update_parameters(model)
         step += 1
+        if rounding is not None:
+            rounding.after_step(step)
         value = float(loss.detach())
         running = value if running is None else 0.98 * running + 0.02 * value
         val_psnr = ""

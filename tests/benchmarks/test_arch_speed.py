@@ -22,3 +22,14 @@ def test_layouts_are_parsed_and_each_one_timed(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert [r["layout"] for r in rows] == ["8-16/1-1", "16-16/1-0", "8-16/1-1/4x1"]
     assert all(r["sec_per_mp"] > 0 for r in rows)
+
+
+def test_int8_times_each_layout_quantised_as_well(tmp_path):
+    pytest.importorskip("onnxruntime.quantization")
+    script = load_script("arch_speed")
+    out = tmp_path / "speed.json"
+    assert script.main(["--layout", "8-16/1-1", "--int8", "--size", "64", "--repeat", "1",
+                        "--threads", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["layout"] for r in rows] == ["8-16/1-1", "8-16/1-1 int8"]
+    assert all(r["sec_per_mp"] > 0 for r in rows)

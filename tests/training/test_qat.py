@@ -1,0 +1,82 @@
+"""Quantisation-aware training computes what the int8 export computes, and stays out of the
+checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from training import checkpoint, qat
+from training.archs import build
+from training.train import train
+
+ort = pytest.importorskip("onnxruntime")
+quantize = pytest.importorskip("training.quantize")
+
+
+def _tiny_net(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    net = build("unet_ae", channels=3, widths=[8, 16], blocks=[1, 1], unshuffle=2).eval()
+    with torch.no_grad():  # a trained-looking network: the zero-initialised tail as well
+        for p in net.parameters():
+            p.copy_(torch.randn_like(p) * 0.05)
+    return net
+
+
+def _feeds(n: int, side: int = 32, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [{"noisy": rng.random((1, 3, side, side), dtype=np.float32),
+             "sigma": np.full((1, 1, side, side), 0.1 * (i + 1), np.float32)}
+            for i in range(n)]
+
+
+def test_rounding_follows_the_int8_export(tmp_path):
+    from training.export import export_graph
+
+    net, feeds = _tiny_net(), _feeds(4)
+    src, out = tmp_path / "float.onnx", tmp_path / "int8.onnx"
+    export_graph(net, src)
+    quantize.quantize_static_int8(src, out, feeds, "minmax", True, False, 2.0, float_ends=True)
+    x = _feeds(1, seed=1)[0]
+    int8 = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, x)[0]
+    with torch.no_grad():
+        args = torch.from_numpy(x["noisy"]), torch.from_numpy(x["sigma"])
+        plain = net(*args).numpy()
+        qat.calibrate(net, qat.attach(net), feeds)
+        rounded = net(*args).numpy()
+    off_plain = np.abs(plain - int8).mean()
+    assert off_plain > 1e-3  # the rounding matters on this network
+    assert np.abs(rounded - int8).mean() < 0.05 * off_plain
+
+
+def test_the_ends_stay_float(tmp_path):
+    from training.export import export_graph
+
+    src = tmp_path / "float.onnx"
+    export_graph(_tiny_net(), src)
+    model = quantize.name_nodes(onnx.load(str(src)))
+    kept = set(quantize.end_nodes(model))
+    ops = sorted(n.op_type for n in model.graph.node if n.name in kept)
+    assert ops == ["Concat", "Conv", "Conv", "DepthToSpace", "Sub"]
+    convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
+    assert convs[0] in kept and convs[-1] in kept and not kept & set(convs[1:-1])
+
+
+def test_qat_run_trains_and_saves_the_plain_network(tmp_path, image_root, tiny_recipe):
+    tiny_recipe["data"]["train"] = ["train/tiny"]
+    tiny_recipe["train"].update(steps=20, qat={"calibrate_every": 10})
+    out = tmp_path / "run"
+    result = train(tiny_recipe, out, image_root, max_minutes=None, threads=1)
+    assert result["step"] == 20 and np.isfinite(result["loss"])
+    state = checkpoint.load(out / "last.pt")
+    plain = build(**tiny_recipe["arch"])
+    assert set(state["model"]) == set(plain.state_dict())
+    plain.load_state_dict(state["ema"])
+
+
+def test_rounding_is_refused_where_it_does_not_mirror_the_export():
+    vae = build("unet_cvae", channels=3, widths=[8, 16], blocks=[1, 1], unshuffle=2, latent=4)
+    with pytest.raises(ValueError, match="plain U-Net AE"):
+        qat.attach(vae)
