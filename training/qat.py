@@ -24,6 +24,7 @@ a checkpoint of a quantisation-aware run loads into the plain network.
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,20 +38,45 @@ from training.archs.blocks import ResBlock
 
 
 class ActQuant:
-    """Round a tensor to uint8 over one [lo, hi] range; or, while observing, widen the range."""
+    """Round a tensor to uint8 over one [lo, hi] range; or, while observing, widen the range.
+
+    ``learn()`` turns the range into a step size and an offset that training moves (LSQ+,
+    Bhalgat et al. 2020): minimum and maximum are set by a few outliers, and a range learnt
+    under the loss can clip them to round everything else more finely.
+    """
 
     def __init__(self) -> None:
         self.lo, self.hi = 0.0, 0.0
         self.observing = False
+        self.scale: torch.Tensor | None = None  # learnt step and zero point, once learning
+        self.zero: torch.Tensor | None = None
 
     def observe(self, x: torch.Tensor) -> None:
         self.lo = min(self.lo, float(x.detach().min()))
         self.hi = max(self.hi, float(x.detach().max()))
 
+    def learn(self) -> list[torch.Tensor]:
+        """Start learning from the current range; returns the two tensors to optimise."""
+        scale = max(self.hi - self.lo, 1e-8) / 255.0
+        self.scale = torch.tensor([scale], requires_grad=True)
+        self.zero = torch.tensor([float(round(-self.lo / scale))], requires_grad=True)
+        return [self.scale, self.zero]
+
+    def range(self) -> tuple[float, float]:
+        """The [lo, hi] the export is to use (the learnt one while learning)."""
+        if self.scale is None:
+            return self.lo, self.hi
+        scale, zero = float(self.scale), float(torch.clamp(self.zero.detach().round(), 0, 255))
+        return -zero * scale, (255 - zero) * scale
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.observing:
             self.observe(x)
             return x
+        if self.scale is not None:
+            grad = 1.0 / math.sqrt(x.numel() * 255)  # LSQ's step-size gradient scale
+            return torch._fake_quantize_learnable_per_tensor_affine(
+                x.float(), self.scale, self.zero, 0, 255, grad).to(x.dtype)
         if self.hi <= self.lo:  # never observed: leave the tensor alone
             return x
         scale = (self.hi - self.lo) / 255.0  # onnxruntime's asymmetric uint8, 0 in range
@@ -133,6 +159,36 @@ def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None) -> list[A
     return quants
 
 
+def _scope(body: nn.Module, path: str) -> str:
+    """The exporter's scope of a submodule: one name per module called on the way down (a
+    ModuleList is not called), each relative to the last module that is not a container."""
+    parts, scopes, anchor, module = path.split("."), [], 0, body
+    for i, part in enumerate(parts):
+        module = module[int(part)] if part.isdigit() else getattr(module, part)
+        if isinstance(module, nn.ModuleList):
+            continue
+        scopes.append(".".join(parts[anchor:i + 1]))
+        if not isinstance(module, nn.Sequential):
+            anchor = i + 1
+    return "/".join(scopes)
+
+
+def onnx_tensors(body: nn.Module, graph) -> list[str]:
+    """The names, in the exported graph of ``body``'s network, of the tensors it rounds, in
+    ``_rounding_points`` order: so that the ranges learnt in training reach the int8 graph."""
+    paths = {id(m): name for name, m in body.named_modules()}
+    stem = next(n.name for n in graph.node if n.name.endswith("/stem/stem.1/Conv"))
+    prefix = stem[: -len("stem/stem.1/Conv")]
+    names = []
+    for module, where in _rounding_points(body):
+        inside = [n for n in graph.node
+                  if n.name.startswith(f"{prefix}{_scope(body, paths[id(module)])}/")]
+        if not inside:
+            raise ValueError(f"no node of {paths[id(module)]} in the graph")
+        names.append(inside[0].input[0] if where == "in" else inside[-1].output[0])
+    return names
+
+
 @torch.no_grad()
 def calibrate(model: nn.Module, quants: Sequence[ActQuant],
               feeds: Sequence[dict[str, np.ndarray]]) -> None:
@@ -164,25 +220,60 @@ def calibration_set(data_root: Path, recipe: dict, multiple: int) -> list[dict[s
 
 
 class Rounding:
-    """The rounding of one run: shared by the trained network and its average, whose ranges
-    (the ones the export will be calibrated to) are measured every ``every`` steps."""
+    """The rounding of one run, shared by the trained network and its average.
+
+    With fixed ranges they are measured on the average, whose weights get exported, every
+    ``every`` steps; with learnt ones (``learn``) they are measured once and then trained.
+    """
 
     def __init__(self, model: nn.Module, averaged: nn.Module,
-                 feeds: Sequence[dict[str, np.ndarray]], every: int):
-        self.averaged, self.feeds, self.every = averaged, feeds, every
+                 feeds: Sequence[dict[str, np.ndarray]], every: int, learn: bool = False):
+        self.averaged, self.feeds, self.every, self.learnt = averaged, feeds, every, learn
         self.quants = attach(averaged)
         attach(model, self.quants)
         calibrate(averaged, self.quants, feeds)
+        # its own optimiser: the ranges' state is their values, saved with the checkpoint
+        self.opt = (torch.optim.Adam([t for q in self.quants for t in q.learn()])
+                    if learn else None)
 
-    def after_step(self, step: int) -> None:
-        if step % self.every == 0:
+    def after_step(self, step: int, lr: float) -> None:
+        """Move the learnt ranges by the gradients of the step just taken, at its rate; or
+        measure the fixed ones again when it is time."""
+        if self.opt is not None:
+            for group in self.opt.param_groups:
+                group["lr"] = lr
+            self.opt.step()
+            self.opt.zero_grad(set_to_none=True)
+        elif step % self.every == 0:
             calibrate(self.averaged, self.quants, self.feeds)
 
+    def state(self) -> list[list[float]]:
+        """The ranges, in ``_rounding_points`` order, for the checkpoint."""
+        return [list(q.range()) for q in self.quants]
 
-def setup(recipe: dict, data_root: Path, model: nn.Module, averaged: nn.Module) -> Rounding | None:
-    """``Rounding`` for a recipe with ``train.qat`` (``{calibrate_every: N}``), else None."""
+    def load(self, ranges: Sequence[Sequence[float]]) -> None:
+        """Continue from a checkpoint's ranges."""
+        if len(ranges) != len(self.quants):
+            raise ValueError(f"{len(ranges)} ranges for {len(self.quants)} rounding points")
+        with torch.no_grad():
+            for q, (lo, hi) in zip(self.quants, ranges):
+                q.lo, q.hi = lo, hi
+                if q.scale is not None:
+                    q.scale.fill_((hi - lo) / 255.0)
+                    q.zero.fill_(round(-lo / ((hi - lo) / 255.0)))
+
+
+def setup(recipe: dict, data_root: Path, model: nn.Module, averaged: nn.Module,
+          ranges: Sequence[Sequence[float]] | None = None) -> Rounding | None:
+    """``Rounding`` for a recipe with ``train.qat`` (``{calibrate_every: N}`` for measured
+    ranges, ``{learn_ranges: true}`` for learnt ones), else None; ``ranges`` from the
+    checkpoint a run resumes from."""
     cfg = recipe["train"].get("qat")
     if not cfg:
         return None
     feeds = calibration_set(data_root, recipe, model.multiple)
-    return Rounding(model, averaged, feeds, int(cfg.get("calibrate_every", 250)))
+    rounding = Rounding(model, averaged, feeds, int(cfg.get("calibrate_every", 250)),
+                        bool(cfg.get("learn_ranges", False)))
+    if ranges is not None:
+        rounding.load(ranges)
+    return rounding

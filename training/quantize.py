@@ -230,6 +230,64 @@ def quantize_static_int8(src: Path, out: Path, feeds: Sequence[dict[str, np.ndar
             "int8_nodes": len(model.graph.node) - len(exclude)}
 
 
+def set_ranges(path: Path, ranges: dict[str, tuple[float, float]]) -> None:
+    """Give the rounded activations of a QDQ graph the ranges of a quantisation-aware
+    training run (``training.qat``), in place of the calibrated ones: tensor name -> (lo, hi).
+
+    The int32 biases are quantised again as well: onnxruntime's fused int8 convolution takes
+    a bias at the scale of its input times that of its weights.
+    """
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    inits = {i.name: i for i in model.graph.initializer}
+    for tensor, (lo, hi) in ranges.items():
+        scale, zero = inits.get(f"{tensor}_scale"), inits.get(f"{tensor}_zero_point")
+        if scale is None or zero is None:
+            raise ValueError(f"{tensor} is not rounded in {path.name}")
+        step = (hi - lo) / 255.0
+        scale.CopyFrom(numpy_helper.from_array(np.array(step, np.float32), scale.name))
+        zero.CopyFrom(numpy_helper.from_array(
+            np.array(int(np.clip(round(-lo / step), 0, 255)), np.uint8), zero.name))
+    _requantise_biases(model, inits)
+    onnx.save(model, str(path))
+
+
+def _requantise_biases(model: onnx.ModelProto, inits: dict) -> None:
+    """Each int32 bias again at its convolution's input scale times its weight scales."""
+    from onnx import numpy_helper
+
+    value = lambda name: numpy_helper.to_array(inits[name])  # noqa: E731
+    producer = {o: n for n in model.graph.node for o in n.output}
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "ConvTranspose") or len(node.input) < 3:
+            continue
+        dq = [producer.get(i) for i in node.input]
+        if any(d is None or d.op_type != "DequantizeLinear" for d in dq):
+            continue
+        bias_q, bias_scale = dq[2].input[0], dq[2].input[1]
+        if value(bias_q).dtype != np.int32:
+            continue
+        bias = value(bias_q).astype(np.float64) * value(bias_scale)
+        new_scale = (value(dq[0].input[1]) * value(dq[1].input[1])).astype(np.float32)
+        inits[bias_q].CopyFrom(numpy_helper.from_array(
+            np.round(bias / new_scale).astype(np.int32), bias_q))
+        inits[bias_scale].CopyFrom(numpy_helper.from_array(new_scale, bias_scale))
+
+
+def ranges_from(checkpoint_path: Path, float_model: Path) -> dict[str, tuple[float, float]]:
+    """The learnt ranges of a quantisation-aware checkpoint, keyed by the float graph's names."""
+    from training import checkpoint, qat
+    from training.archs import build
+
+    state = checkpoint.load(checkpoint_path)
+    if not state.get("qat_ranges"):
+        raise SystemExit(f"{checkpoint_path} holds no quantisation-aware ranges")
+    body = build(**state["arch"]).body
+    names = qat.onnx_tensors(body, onnx.load(str(float_model)).graph)
+    return {n: tuple(r) for n, r in zip(names, state["qat_ranges"])}
+
+
 def quantize_dynamic_int8(src: Path, out: Path, per_channel: bool, reduce_range: bool) -> dict:
     """int8 weights, activation ranges measured at run time (no calibration data)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -321,8 +379,9 @@ def within(reference: dict, variant: dict, tolerance_db: float = 0.1) -> bool:
 def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: Calibration,
              calibrate: str = "minmax", per_channel: bool = True, reduce_range: bool = False,
              float_scale: float = 0.25, eval_json: Sequence[Path] = (),
-             float_ends: bool = False) -> dict:
-    """Write the variant of ``src`` to ``out``; returns its metadata."""
+             float_ends: bool = False, learnt: Path | None = None) -> dict:
+    """Write the variant of ``src`` to ``out``; returns its metadata. ``learnt``: a
+    quantisation-aware checkpoint whose ranges replace the calibrated ones."""
     from denoiser.models import load_model_info
 
     info = load_model_info(src)
@@ -335,6 +394,9 @@ def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: 
         settings = quantize_static_int8(src, out, feeds, calibrate, per_channel, reduce_range,
                                         float_scale, float_ends)
         settings["calibration_images"] = f"{len(feeds)} centre crops of {calib_data.name}"
+        if learnt is not None:
+            set_ranges(out, ranges_from(learnt, src))
+            settings["ranges"] = f"learnt in training ({learnt.name})"
     elif method == "dynamic":
         settings = quantize_dynamic_int8(src, out, per_channel, reduce_range)
     else:
@@ -376,6 +438,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--float-ends", action="store_true",
                    help="also keep the stem and tail convolutions in float32 (as "
                         "quantisation-aware training, training.qat, assumes)")
+    p.add_argument("--ranges-from", type=Path, metavar="CHECKPOINT",
+                   help="use the activation ranges learnt by this quantisation-aware run "
+                        "(training.qat) instead of the calibrated ones")
     p.add_argument("--eval-json", type=Path, nargs="*", default=[],
                    help="the variant's training.evaluate --json figures for its metadata")
     p.add_argument("--json", type=Path,
@@ -398,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     calib = Calibration(images=args.calib_images, crop=args.crop)
     meta = quantize(args.model, args.out, args.method, args.calib_data, calib, args.calibrate,
                     args.per_channel, args.reduce_range, args.float_scale, args.eval_json,
-                    args.float_ends)
+                    args.float_ends, args.ranges_from)
     size = args.out.stat().st_size / 1e6
     print(f"wrote {args.out} ({size:.1f} MB): {meta['name']}, {meta['quantization']}")
     if args.json:

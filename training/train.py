@@ -245,7 +245,8 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
     elif recipe.get("init"):  # a fresh run that starts from another model's weights
         before = warm_start(model, Path(recipe["init"]))
         ema.module.load_state_dict(model.state_dict())
-    rounding = qat.setup(recipe, data_root, model, ema.module)  # int8-aware runs only
+    ranges = checkpoint.load(last).get("qat_ranges") if cfg.get("qat") and last.exists() else None
+    rounding = qat.setup(recipe, data_root, model, ema.module, ranges)  # int8-aware runs only
     if ctx.active:  # each rank draws its own patches, reproducibly from (seed, rank, step)
         gen.manual_seed(cfg["seed"] + 7919 * ctx.rank + 104729 * step)
     if ctx.main:
@@ -260,7 +261,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
                 "arch": arch, "model": model.state_dict(), "ema": ema.module.state_dict(),
                 "optimizer": opt.state_dict(), "generator": gen.get_state(), "step": step,
                 "best_psnr": best, "recipe": recipe, "world_size": ctx.world,
-                "before": before,
+                "before": before, "qat_ranges": rounding.state() if rounding else None,
             })
 
     start = time.time()
@@ -278,7 +279,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         ema.update_parameters(model)
         step += 1
         if rounding is not None:
-            rounding.after_step(step)
+            rounding.after_step(step, lr)
         value = float(loss.detach())
         running = value if running is None else 0.98 * running + 0.02 * value
         val_psnr = ""

@@ -80,3 +80,45 @@ def test_rounding_is_refused_where_it_does_not_mirror_the_export():
     vae = build("unet_cvae", channels=3, widths=[8, 16], blocks=[1, 1], unshuffle=2, latent=4)
     with pytest.raises(ValueError, match="plain U-Net AE"):
         qat.attach(vae)
+
+
+def test_learnt_ranges_move_and_are_kept_for_resuming(tmp_path, image_root, tiny_recipe):
+    tiny_recipe["train"].update(steps=10, ckpt_every=10, qat={"learn_ranges": True})
+    out = tmp_path / "run"
+    train(tiny_recipe, out, image_root, max_minutes=None, threads=1)
+    ranges = checkpoint.load(out / "last.pt")["qat_ranges"]
+    net = build(**tiny_recipe["arch"])
+    net.load_state_dict(checkpoint.load(out / "last.pt")["ema"])
+    measured = qat.attach(net)
+    recipe = {**tiny_recipe, "data": {**tiny_recipe["data"]}}
+    qat.calibrate(net, measured, qat.calibration_set(image_root, recipe, net.multiple))
+    assert len(ranges) == len(measured)
+    assert any(abs(r[1] - q.hi) > 1e-6 for r, q in zip(ranges, measured))  # trained, moved
+    tiny_recipe["train"]["steps"] = 12
+    train(tiny_recipe, out, image_root, max_minutes=None, threads=1)  # resumes with them
+    assert len(checkpoint.load(out / "last.pt")["qat_ranges"]) == len(ranges)
+
+
+def test_learnt_ranges_reach_the_int8_graph(tmp_path):
+    from training.export import export_graph
+
+    net, feeds = _tiny_net(), _feeds(4)
+    src, out = tmp_path / "float.onnx", tmp_path / "int8.onnx"
+    export_graph(net, src)
+    quantize.quantize_static_int8(src, out, feeds, "minmax", True, False, 2.0, float_ends=True)
+    quants = qat.attach(net)
+    qat.calibrate(net, quants, feeds)
+    for q in quants:  # as if training had clipped every range by a fifth
+        q.lo, q.hi = 0.8 * q.lo, 0.8 * q.hi
+    names = qat.onnx_tensors(net.body, onnx.load(str(src)).graph)
+    assert len(set(names)) == len(quants)
+    session = lambda: ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])  # noqa: E731
+    x = _feeds(1, seed=1)[0]
+    calibrated = session().run(None, x)[0]
+    quantize.set_ranges(out, {n: (q.lo, q.hi) for n, q in zip(names, quants)})
+    learnt = session().run(None, x)[0]
+    with torch.no_grad():
+        rounded = net(torch.from_numpy(x["noisy"]), torch.from_numpy(x["sigma"])).numpy()
+    moved = np.abs(calibrated - rounded).mean()
+    assert moved > 1e-4
+    assert np.abs(learnt - rounded).mean() < 0.05 * moved
