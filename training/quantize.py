@@ -310,18 +310,23 @@ def convert_fp16(src: Path, out: Path) -> dict:
 # ----------------------------------------------------------------------------- metadata
 
 
-def carry_metadata(src: Path, out: Path, settings: dict, eval_json: Sequence[Path]) -> dict:
-    """Copy the source's metadata onto ``out`` and mark the precision; returns the new dict."""
+def carry_metadata(src: Path, out: Path, settings: dict, eval_json: Sequence[Path],
+                   name: str | None = None) -> dict:
+    """Copy the source's metadata onto ``out`` and mark the precision; returns the new dict.
+    ``name``: the variant's own name instead of ``<source>-<precision>`` (a network trained
+    for its int8 graph ships as that graph)."""
     meta = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
     base = meta.get("name") or src.stem
     precision = PRECISION[settings["method"]]
+    note = (f" {precision} variant of {base}." if name is None
+            else f" Trained for {precision}: it runs as this {precision} graph.")
     meta.update({
-        "name": f"{base}-{precision}",
+        "name": name or f"{base}-{precision}",
         "base_model": base,
         "precision": precision,
         "quantization": json.dumps(settings),
         "benchmarks": json.dumps(_benchmarks(eval_json)),
-        "description": (meta.get("description", "") + f" {precision} variant of {base}.").strip(),
+        "description": (meta.get("description", "") + note).strip(),
     })
     _write_metadata(out, meta)
     return meta
@@ -379,7 +384,8 @@ def within(reference: dict, variant: dict, tolerance_db: float = 0.1) -> bool:
 def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: Calibration,
              calibrate: str = "minmax", per_channel: bool = True, reduce_range: bool = False,
              float_scale: float = 0.25, eval_json: Sequence[Path] = (),
-             float_ends: bool = False, learnt: Path | None = None) -> dict:
+             float_ends: bool = False, learnt: Path | None = None,
+             name: str | None = None) -> dict:
     """Write the variant of ``src`` to ``out``; returns its metadata. ``learnt``: a
     quantisation-aware checkpoint whose ranges replace the calibrated ones."""
     from denoiser.models import load_model_info
@@ -401,7 +407,7 @@ def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: 
         settings = quantize_dynamic_int8(src, out, per_channel, reduce_range)
     else:
         settings = convert_fp16(src, out)
-    meta = carry_metadata(src, out, settings, eval_json)
+    meta = carry_metadata(src, out, settings, eval_json, name)
     load_model_info(out)  # the variant must still meet the model contract
     return meta
 
@@ -441,6 +447,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ranges-from", type=Path, metavar="CHECKPOINT",
                    help="use the activation ranges learnt by this quantisation-aware run "
                         "(training.qat) instead of the calibrated ones")
+    p.add_argument("--name", help="the variant's model name (default <source>-<precision>); "
+                                  "a network trained for int8 ships under its own")
     p.add_argument("--eval-json", type=Path, nargs="*", default=[],
                    help="the variant's training.evaluate --json figures for its metadata")
     p.add_argument("--json", type=Path,
@@ -463,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     calib = Calibration(images=args.calib_images, crop=args.crop)
     meta = quantize(args.model, args.out, args.method, args.calib_data, calib, args.calibrate,
                     args.per_channel, args.reduce_range, args.float_scale, args.eval_json,
-                    args.float_ends, args.ranges_from)
+                    args.float_ends, args.ranges_from, args.name)
     size = args.out.stat().st_size / 1e6
     print(f"wrote {args.out} ({size:.1f} MB): {meta['name']}, {meta['quantization']}")
     if args.json:

@@ -3,8 +3,11 @@ checkpoint."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import pytest
 import torch
 
@@ -97,6 +100,25 @@ def test_learnt_ranges_move_and_are_kept_for_resuming(tmp_path, image_root, tiny
     tiny_recipe["train"]["steps"] = 12
     train(tiny_recipe, out, image_root, max_minutes=None, threads=1)  # resumes with them
     assert len(checkpoint.load(out / "last.pt")["qat_ranges"]) == len(ranges)
+
+
+def test_a_network_trained_for_int8_ships_as_its_int8_graph(tmp_path, image_root, tiny_recipe):
+    from training.export import export
+
+    tiny_recipe["train"].update(steps=4, ckpt_every=4, qat={"learn_ranges": True})
+    train(tiny_recipe, tmp_path / "run", image_root, max_minutes=None, threads=1)
+    ckpt, src, out = tmp_path / "run" / "last.pt", tmp_path / "tiny.onnx", tmp_path / "q.onnx"
+    export(ckpt, src, "0.1.0", [])
+    assert quantize.main(["--model", str(src), "--out", str(out), "--calib-data",
+                          str(image_root / "train" / "tiny"), "--float-scale", "2",
+                          "--float-ends", "--ranges-from", str(ckpt), "--name", "tiny"]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["name"] == "tiny" and meta["precision"] == "int8"
+    assert "learnt" in json.loads(meta["quantization"])["ranges"]
+    names = qat.onnx_tensors(build(**tiny_recipe["arch"]).body, onnx.load(str(src)).graph)
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(str(out)).graph.initializer}
+    for name, (lo, hi) in zip(names, checkpoint.load(ckpt)["qat_ranges"]):
+        assert float(inits[f"{name}_scale"]) == pytest.approx((hi - lo) / 255, rel=1e-5)
 
 
 def test_learnt_ranges_reach_the_int8_graph(tmp_path):
