@@ -116,21 +116,40 @@ def _input_hook(q: ActQuant):
     return lambda module, args: (q(args[0]), *args[1:])
 
 
-def _rounding_points(body: nn.Module) -> list[tuple[nn.Module, str]]:
-    """(module, 'in' or 'out') for every tensor the int8 graph rounds, in a fixed order."""
+def _rounding_points(body: nn.Module, float_adds: bool = False) -> list[tuple[nn.Module, str]]:
+    """(module, 'in' or 'out') for every tensor the int8 graph rounds, in a fixed order.
+
+    ``float_adds``: the additions stay in float32 (``training.quantize --float-adds``), so
+    that the residual stream carries its sum unrounded; a sum is rounded only on its way into
+    a convolution, where that convolution's input is.
+    """
     points: list[tuple[nn.Module, str]] = [(body.stem[1], "out")]
     for name, module in body.named_modules():
         if isinstance(module, ResBlock):
             conv_a, relu, conv_b = module.body
-            points += [(relu, "out"), (conv_b, "out"), (module, "out")]
+            if float_adds and _reads_a_sum(name):
+                points.append((conv_a, "in"))
+            points += [(relu, "out"), (conv_b, "out")]
+            if not float_adds:
+                points.append((module, "out"))
         elif name.startswith(("downs.", "ups.")) and name.count(".") == 1:
+            points += [(module, "in")] if float_adds else []
             points.append((module, "out"))
-        elif name.startswith("dec.") and name.count(".") == 1:
+        elif name.startswith("dec.") and name.count(".") == 1 and not float_adds:
             points.append((module, "in"))  # the skip addition before each decoder stage
     return points
 
 
-def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None) -> list[ActQuant]:
+def _reads_a_sum(block: str) -> bool:
+    """Whether the residual block at this path takes an addition's output: any block but the
+    first of a stage, and the first of a decoder stage (the skip addition). The first of an
+    encoder stage or of the bottleneck takes the stem's or a downsampling's output."""
+    stage, index = block.rsplit(".", 1)
+    return index != "0" or stage.startswith("dec.")
+
+
+def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None,
+           float_adds: bool = False) -> list[ActQuant]:
     """Make ``model`` (a U-Net AE) compute as its int8 export; share ``quants`` between copies.
 
     Returns the activation quantisers, in ``_rounding_points`` order, so that the averaged
@@ -139,7 +158,7 @@ def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None) -> list[A
     body = model.body
     if getattr(body, "full", None) is not None or getattr(body, "mid_in", None) is not None:
         raise ValueError("quantisation-aware training covers the plain U-Net AE only")
-    points = _rounding_points(body)
+    points = _rounding_points(body, float_adds)
     quants = list(quants) if quants is not None else [ActQuant() for _ in points]
     if len(quants) != len(points):
         raise ValueError(f"{len(quants)} quantisers for {len(points)} rounding points")
@@ -173,14 +192,14 @@ def _scope(body: nn.Module, path: str) -> str:
     return "/".join(scopes)
 
 
-def onnx_tensors(body: nn.Module, graph) -> list[str]:
+def onnx_tensors(body: nn.Module, graph, float_adds: bool = False) -> list[str]:
     """The names, in the exported graph of ``body``'s network, of the tensors it rounds, in
     ``_rounding_points`` order: so that the ranges learnt in training reach the int8 graph."""
     paths = {id(m): name for name, m in body.named_modules()}
     stem = next(n.name for n in graph.node if n.name.endswith("/stem/stem.1/Conv"))
     prefix = stem[: -len("stem/stem.1/Conv")]
     names = []
-    for module, where in _rounding_points(body):
+    for module, where in _rounding_points(body, float_adds):
         inside = [n for n in graph.node
                   if n.name.startswith(f"{prefix}{_scope(body, paths[id(module)])}/")]
         if not inside:
@@ -227,10 +246,11 @@ class Rounding:
     """
 
     def __init__(self, model: nn.Module, averaged: nn.Module,
-                 feeds: Sequence[dict[str, np.ndarray]], every: int, learn: bool = False):
+                 feeds: Sequence[dict[str, np.ndarray]], every: int, learn: bool = False,
+                 float_adds: bool = False):
         self.averaged, self.feeds, self.every, self.learnt = averaged, feeds, every, learn
-        self.quants = attach(averaged)
-        attach(model, self.quants)
+        self.quants = attach(averaged, float_adds=float_adds)
+        attach(model, self.quants, float_adds)
         calibrate(averaged, self.quants, feeds)
         # its own optimiser: the ranges' state is their values, saved with the checkpoint
         self.opt = (torch.optim.Adam([t for q in self.quants for t in q.learn()])
@@ -266,14 +286,14 @@ class Rounding:
 def setup(recipe: dict, data_root: Path, model: nn.Module, averaged: nn.Module,
           ranges: Sequence[Sequence[float]] | None = None) -> Rounding | None:
     """``Rounding`` for a recipe with ``train.qat`` (``{calibrate_every: N}`` for measured
-    ranges, ``{learn_ranges: true}`` for learnt ones), else None; ``ranges`` from the
-    checkpoint a run resumes from."""
+    ranges, ``{learn_ranges: true}`` for learnt ones, ``float_adds: true`` for additions in
+    float32), else None; ``ranges`` from the checkpoint a run resumes from."""
     cfg = recipe["train"].get("qat")
     if not cfg:
         return None
     feeds = calibration_set(data_root, recipe, model.multiple)
     rounding = Rounding(model, averaged, feeds, int(cfg.get("calibrate_every", 250)),
-                        bool(cfg.get("learn_ranges", False)))
+                        bool(cfg.get("learn_ranges", False)), bool(cfg.get("float_adds", False)))
     if ranges is not None:
         rounding.load(ranges)
     return rounding

@@ -190,6 +190,46 @@ def end_nodes(model: onnx.ModelProto) -> list[str]:
     return list(keep)
 
 
+def sum_in_float(path: Path) -> None:
+    """Let each float32 addition read another addition's output unrounded (in place).
+
+    The quantiser feeds every consumer of a rounded tensor its dequantised copy, float32
+    additions too; reading the sum itself keeps the residual stream at full precision, and
+    the rounded copy goes on to the convolutions only (``training.qat``'s ``float_adds``).
+    """
+    model = onnx.load(str(path))
+    producer = {o: n for n in model.graph.node for o in n.output}
+
+    def unrounded(name: str) -> str | None:
+        dq = producer.get(name)
+        if dq is None or dq.op_type != "DequantizeLinear":
+            return None
+        q = producer.get(dq.input[0])
+        if q is None or q.op_type != "QuantizeLinear":
+            return None
+        source = producer.get(q.input[0])
+        return q.input[0] if source is not None and source.op_type == "Add" else None
+
+    for node in model.graph.node:
+        if node.op_type == "Add":
+            for i, name in enumerate(node.input):
+                node.input[i] = unrounded(name) or name
+    _drop_unused(model)
+    onnx.save(model, str(path))
+
+
+def _drop_unused(model: onnx.ModelProto) -> None:
+    """Remove nodes whose outputs nothing reads, until none is left."""
+    outputs = {o.name for o in model.graph.output}
+    while True:
+        read = {i for n in model.graph.node for i in n.input} | outputs
+        dead = [n for n in model.graph.node if not any(o in read for o in n.output)]
+        if not dead:
+            return
+        for n in dead:
+            model.graph.node.remove(n)
+
+
 def _height(value: onnx.ValueInfoProto) -> int | None:
     """Height of an N x C x H x W tensor; None for other ranks (treated as full size)."""
     dims = value.type.tensor_type.shape.dim
@@ -198,7 +238,8 @@ def _height(value: onnx.ValueInfoProto) -> int | None:
 
 def quantize_static_int8(src: Path, out: Path, feeds: Sequence[dict[str, np.ndarray]],
                          calibrate: str, per_channel: bool, reduce_range: bool,
-                         float_scale: float, float_ends: bool = False) -> dict:
+                         float_scale: float, float_ends: bool = False,
+                         float_adds: bool = False) -> dict:
     """int8 QDQ with calibrated activation ranges; returns the settings for the metadata.
 
     Layers at or above ``float_scale`` of the input resolution stay float32 (``float_nodes``),
@@ -218,15 +259,21 @@ def quantize_static_int8(src: Path, out: Path, feeds: Sequence[dict[str, np.ndar
         exclude = float_nodes(model, float_scale)
         if float_ends:
             exclude = list(dict.fromkeys([*exclude, *end_nodes(model)]))
+        if float_adds:
+            exclude = list(dict.fromkeys([*exclude, *(n.name for n in model.graph.node
+                                                       if n.op_type == "Add")]))
         quantize_static(str(pre), str(out), _Reader(feeds, inputs),
                         quant_format=QuantFormat.QDQ, per_channel=per_channel,
                         reduce_range=reduce_range, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, calibrate_method=method,
                         nodes_to_exclude=exclude,
                         extra_options={"CalibTensorRangeSymmetric": False})
+    if float_adds:
+        sum_in_float(out)
     return {"method": "static", "format": "QDQ", "activations": "uint8", "weights": "int8",
             "per_channel": per_channel, "reduce_range": reduce_range, "calibration": calibrate,
-            "float_scale": float_scale, "float_ends": float_ends, "float_nodes": len(exclude),
+            "float_scale": float_scale, "float_ends": float_ends, "float_adds": float_adds,
+            "float_nodes": len(exclude),
             "int8_nodes": len(model.graph.node) - len(exclude)}
 
 
@@ -275,8 +322,10 @@ def _requantise_biases(model: onnx.ModelProto, inits: dict) -> None:
         inits[bias_scale].CopyFrom(numpy_helper.from_array(new_scale, bias_scale))
 
 
-def ranges_from(checkpoint_path: Path, float_model: Path) -> dict[str, tuple[float, float]]:
-    """The learnt ranges of a quantisation-aware checkpoint, keyed by the float graph's names."""
+def ranges_from(checkpoint_path: Path, float_model: Path,
+                float_adds: bool = False) -> dict[str, tuple[float, float]]:
+    """The learnt ranges of a quantisation-aware checkpoint, keyed by the float graph's names;
+    the graph must round what the run rounded (``float_adds`` as in its recipe)."""
     from training import checkpoint, qat
     from training.archs import build
 
@@ -284,7 +333,10 @@ def ranges_from(checkpoint_path: Path, float_model: Path) -> dict[str, tuple[flo
     if not state.get("qat_ranges"):
         raise SystemExit(f"{checkpoint_path} holds no quantisation-aware ranges")
     body = build(**state["arch"]).body
-    names = qat.onnx_tensors(body, onnx.load(str(float_model)).graph)
+    if bool(state["recipe"]["train"]["qat"].get("float_adds", False)) != float_adds:
+        raise SystemExit(f"{checkpoint_path} trained with float_adds "
+                         f"{not float_adds}: quantise with the same")
+    names = qat.onnx_tensors(body, onnx.load(str(float_model)).graph, float_adds)
     return {n: tuple(r) for n, r in zip(names, state["qat_ranges"])}
 
 
@@ -385,7 +437,7 @@ def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: 
              calibrate: str = "minmax", per_channel: bool = True, reduce_range: bool = False,
              float_scale: float = 0.25, eval_json: Sequence[Path] = (),
              float_ends: bool = False, learnt: Path | None = None,
-             name: str | None = None) -> dict:
+             name: str | None = None, float_adds: bool = False) -> dict:
     """Write the variant of ``src`` to ``out``; returns its metadata. ``learnt``: a
     quantisation-aware checkpoint whose ranges replace the calibrated ones."""
     from denoiser.models import load_model_info
@@ -398,10 +450,10 @@ def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: 
         feeds = calibration_feeds(calib_data, info.channels, info.multiple, calib,
                                   info.sigma_range[1])
         settings = quantize_static_int8(src, out, feeds, calibrate, per_channel, reduce_range,
-                                        float_scale, float_ends)
+                                        float_scale, float_ends, float_adds)
         settings["calibration_images"] = f"{len(feeds)} centre crops of {calib_data.name}"
         if learnt is not None:
-            set_ranges(out, ranges_from(learnt, src))
+            set_ranges(out, ranges_from(learnt, src, float_adds))
             settings["ranges"] = f"learnt in training ({learnt.name})"
     elif method == "dynamic":
         settings = quantize_dynamic_int8(src, out, per_channel, reduce_range)
@@ -444,6 +496,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--float-ends", action="store_true",
                    help="also keep the stem and tail convolutions in float32 (as "
                         "quantisation-aware training, training.qat, assumes)")
+    p.add_argument("--float-adds", action="store_true",
+                   help="keep the additions in float32, the residual stream unrounded (as "
+                        "training.qat's float_adds assumes)")
     p.add_argument("--ranges-from", type=Path, metavar="CHECKPOINT",
                    help="use the activation ranges learnt by this quantisation-aware run "
                         "(training.qat) instead of the calibrated ones")
@@ -471,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     calib = Calibration(images=args.calib_images, crop=args.crop)
     meta = quantize(args.model, args.out, args.method, args.calib_data, calib, args.calibrate,
                     args.per_channel, args.reduce_range, args.float_scale, args.eval_json,
-                    args.float_ends, args.ranges_from, args.name)
+                    args.float_ends, args.ranges_from, args.name, args.float_adds)
     size = args.out.stat().st_size / 1e6
     print(f"wrote {args.out} ({size:.1f} MB): {meta['name']}, {meta['quantization']}")
     if args.json:
