@@ -46,25 +46,26 @@ def parse_layout(text: str) -> dict:
 
 
 def session(layout: dict, channels: int, threads: int, path: Path,
-            int8: bool = False) -> ort.InferenceSession:
+            int8: bool = False, float_adds: bool = False) -> ort.InferenceSession:
     net = build("unet_ae", channels=channels, unshuffle=2, **layout).eval()
     export_graph(net, path)
     if int8:  # every layer but the ends, as a quantisation-aware model ships (training.qat)
-        path = quantised(path, channels)
+        path = quantised(path, channels, float_adds)
     return ort.InferenceSession(str(path), _session_options(threads),
                                 providers=["CPUExecutionProvider"])
 
 
-def quantised(path: Path, channels: int) -> Path:
-    """``path`` as ``training.quantize --float-scale 2 --float-ends`` writes it; the
-    calibration crops are random, which does not change the speed."""
+def quantised(path: Path, channels: int, float_adds: bool = False) -> Path:
+    """``path`` as ``training.quantize --float-scale 2 --float-ends [--float-adds]`` writes
+    it; the calibration crops are random, which does not change the speed."""
     from training.quantize import quantize_static_int8
 
     rng = np.random.default_rng(0)
     feeds = [{"noisy": rng.random((1, channels, 64, 64), dtype=np.float32),
               "sigma": np.full((1, 1, 64, 64), 0.1, np.float32)} for _ in range(2)]
     out = path.with_suffix(".int8.onnx")
-    quantize_static_int8(path, out, feeds, "minmax", True, False, 2.0, float_ends=True)
+    quantize_static_int8(path, out, feeds, "minmax", True, False, 2.0, float_ends=True,
+                         float_adds=float_adds)
     return out
 
 
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--int8", action="store_true",
                    help="also time each layout quantised to int8 in every layer but the ends")
+    p.add_argument("--float-adds", action="store_true",
+                   help="with --int8: the additions in float32 (training.quantize --float-adds)")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     rng = np.random.default_rng(0)
@@ -85,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         kinds = [("", False), (" int8", True)] if args.int8 else [("", False)]
         sessions = {t + tag: session(parse_layout(t), args.channels, args.threads,
-                                     Path(tmp) / f"{i}{tag.strip()}.onnx", int8)
+                                     Path(tmp) / f"{i}{tag.strip()}.onnx", int8,
+                                     args.float_adds)
                     for i, t in enumerate(args.layout) for tag, int8 in kinds}
         names = [i.name for i in next(iter(sessions.values())).get_inputs()]
         feeds = dict(zip(names, (noisy, sigma)))

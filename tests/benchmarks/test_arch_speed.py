@@ -28,8 +28,8 @@ def test_int8_times_each_layout_quantised_as_well(tmp_path):
     pytest.importorskip("onnxruntime.quantization")
     script = load_script("arch_speed")
     out = tmp_path / "speed.json"
-    assert script.main(["--layout", "8-16/1-1", "--int8", "--size", "64", "--repeat", "1",
-                        "--threads", "1", "--json", str(out)]) == 0
+    assert script.main(["--layout", "8-16/1-1", "--int8", "--float-adds", "--size", "64",
+                        "--repeat", "1", "--threads", "1", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert [r["layout"] for r in rows] == ["8-16/1-1", "8-16/1-1 int8"]
     assert all(r["sec_per_mp"] > 0 for r in rows)
