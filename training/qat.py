@@ -15,8 +15,9 @@ activations uint8 with one range per tensor, taken as the minimum and maximum ov
 calibration crops (``training.quantize.calibration_feeds``). A tensor is rounded where the
 exported graph rounds it: the output of every convolution but the tail's (after its ReLU,
 which the quantiser folds into the range), of every residual addition and of every skip
-addition. The ranges are measured before training and
-again every ``calibrate_every`` steps, on the averaged weights that get exported.
+addition (``float_adds`` keeps the additions in float32 instead). The ranges are measured
+before training, then measured again every ``calibrate_every`` steps on the averaged weights
+that get exported, or learnt (``learn_ranges``).
 
 Nothing is added to the state dict: hooks and a per-instance forward carry the rounding, so
 a checkpoint of a quantisation-aware run loads into the plain network.
@@ -35,6 +36,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from training.archs.blocks import ResBlock
+
+
+def uint8_grid(lo: float, hi: float) -> tuple[float, int]:
+    """(step, zero point) of onnxruntime's asymmetric uint8 over [lo, hi] (0 inside it)."""
+    step = max(hi - lo, 1e-8) / 255.0
+    return step, int(min(max(round(-lo / step), 0), 255))
 
 
 class ActQuant:
@@ -57,9 +64,9 @@ class ActQuant:
 
     def learn(self) -> list[torch.Tensor]:
         """Start learning from the current range; returns the two tensors to optimise."""
-        scale = max(self.hi - self.lo, 1e-8) / 255.0
-        self.scale = torch.tensor([scale], requires_grad=True)
-        self.zero = torch.tensor([float(round(-self.lo / scale))], requires_grad=True)
+        step, zero = uint8_grid(self.lo, self.hi)
+        self.scale = torch.tensor([step], requires_grad=True)
+        self.zero = torch.tensor([float(zero)], requires_grad=True)
         return [self.scale, self.zero]
 
     def range(self) -> tuple[float, float]:
@@ -79,9 +86,8 @@ class ActQuant:
                 x.float(), self.scale, self.zero, 0, 255, grad).to(x.dtype)
         if self.hi <= self.lo:  # never observed: leave the tensor alone
             return x
-        scale = (self.hi - self.lo) / 255.0  # onnxruntime's asymmetric uint8, 0 in range
-        zero = int(round(-self.lo / scale))
-        return torch.fake_quantize_per_tensor_affine(x.float(), scale, zero, 0, 255).to(x.dtype)
+        step, zero = uint8_grid(self.lo, self.hi)
+        return torch.fake_quantize_per_tensor_affine(x.float(), step, zero, 0, 255).to(x.dtype)
 
 
 def quantise_weight(w: torch.Tensor, axis: int) -> torch.Tensor:
@@ -279,8 +285,9 @@ class Rounding:
             for q, (lo, hi) in zip(self.quants, ranges):
                 q.lo, q.hi = lo, hi
                 if q.scale is not None:
-                    q.scale.fill_((hi - lo) / 255.0)
-                    q.zero.fill_(round(-lo / ((hi - lo) / 255.0)))
+                    step, zero = uint8_grid(lo, hi)
+                    q.scale.fill_(step)
+                    q.zero.fill_(zero)
 
 
 def setup(recipe: dict, data_root: Path, model: nn.Module, averaged: nn.Module,

@@ -286,16 +286,17 @@ def set_ranges(path: Path, ranges: dict[str, tuple[float, float]]) -> None:
     """
     from onnx import numpy_helper
 
+    from training.qat import uint8_grid
+
     model = onnx.load(str(path))
     inits = {i.name: i for i in model.graph.initializer}
     for tensor, (lo, hi) in ranges.items():
         scale, zero = inits.get(f"{tensor}_scale"), inits.get(f"{tensor}_zero_point")
         if scale is None or zero is None:
             raise ValueError(f"{tensor} is not rounded in {path.name}")
-        step = (hi - lo) / 255.0
+        step, point = uint8_grid(lo, hi)
         scale.CopyFrom(numpy_helper.from_array(np.array(step, np.float32), scale.name))
-        zero.CopyFrom(numpy_helper.from_array(
-            np.array(int(np.clip(round(-lo / step), 0, 255)), np.uint8), zero.name))
+        zero.CopyFrom(numpy_helper.from_array(np.array(point, np.uint8), zero.name))
     _requantise_biases(model, inits)
     onnx.save(model, str(path))
 
