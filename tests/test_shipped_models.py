@@ -27,6 +27,20 @@ def test_shipped_models_are_small():
         assert path.stat().st_size <= 20e6, path.name
 
 
+def test_shipped_int8_weights_cannot_saturate_without_vnni():
+    """The installer carries the int8 graphs in place of the float ones on every CPU. Without
+    VNNI an x86 CPU adds pairs of uint8 x int8 products in int16: 2 x 255 x 64 fits, 2 x 255 x
+    127 does not, so the weights must be 7-bit (``training.quantize --reduce-range``)."""
+    import onnx
+    from onnx import numpy_helper
+
+    for path in SHIPPED:
+        weights = [numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer
+                   if t.data_type == onnx.TensorProto.INT8]
+        if weights:
+            assert max(int(np.abs(w.astype(np.int16)).max()) for w in weights) <= 64, path.name
+
+
 @pytest.fixture(scope="module")
 def clean_crop() -> np.ndarray:
     """A 128 x 192 crop of the synthetic sample scene (house, fence, text): edges to keep."""

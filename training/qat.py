@@ -73,7 +73,8 @@ class ActQuant:
         """The [lo, hi] the export is to use (the learnt one while learning)."""
         if self.scale is None:
             return self.lo, self.hi
-        scale, zero = float(self.scale), float(torch.clamp(self.zero.detach().round(), 0, 255))
+        scale = float(self.scale.detach())
+        zero = float(torch.clamp(self.zero.detach().round(), 0, 255))
         return -zero * scale, (255 - zero) * scale
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,27 +91,38 @@ class ActQuant:
         return torch.fake_quantize_per_tensor_affine(x.float(), step, zero, 0, 255).to(x.dtype)
 
 
-def quantise_weight(w: torch.Tensor, axis: int) -> torch.Tensor:
-    """Symmetric int8 with one scale per output channel (onnxruntime's per-channel weights)."""
+WEIGHT_LEVELS = 127
+REDUCED_LEVELS = 64  # onnxruntime's reduce_range: what CPUs without VNNI multiply unsaturated
+
+
+def quantise_weight(w: torch.Tensor, axis: int, levels: int = WEIGHT_LEVELS) -> torch.Tensor:
+    """Symmetric int8 with one scale per output channel (onnxruntime's per-channel weights),
+    over -levels..levels.
+
+    Without VNNI an x86 CPU multiplies uint8 by int8 with VPMADDUBSW, which adds pairs of
+    products in int16 and saturates when both weights are large: 2 x 255 x 127 overflows,
+    2 x 255 x 64 does not. So a graph for every CPU has 7-bit weights (``reduce_range``).
+    """
     dims = [d for d in range(w.dim()) if d != axis]
-    scale = w.detach().abs().amax(dim=dims).clamp_min(1e-12) / 127.0
+    scale = w.detach().abs().amax(dim=dims).clamp_min(1e-12) / levels
     zero = torch.zeros_like(scale, dtype=torch.int32)
-    return torch.fake_quantize_per_channel_affine(w, scale.float(), zero, axis, -127, 127)
+    return torch.fake_quantize_per_channel_affine(w, scale.float(), zero, axis, -levels, levels)
 
 
 _float_weights = False  # set while calibrating: the quantiser calibrates the float32 graph
 
 
-def _weight(w: torch.Tensor, axis: int) -> torch.Tensor:
-    return w if _float_weights else quantise_weight(w, axis)
+def _weight(module: nn.Module, axis: int) -> torch.Tensor:
+    w = module.weight
+    return w if _float_weights else quantise_weight(w, axis, module.qat_levels)
 
 
 def _conv_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    return self._conv_forward(x, _weight(self.weight, 0), self.bias)
+    return self._conv_forward(x, _weight(self, 0), self.bias)
 
 
 def _convt_forward(self: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
-    return F.conv_transpose2d(x, _weight(self.weight, 1), self.bias, self.stride,
+    return F.conv_transpose2d(x, _weight(self, 1), self.bias, self.stride,
                               self.padding, self.output_padding, self.groups, self.dilation)
 
 
@@ -155,8 +167,9 @@ def _reads_a_sum(block: str) -> bool:
 
 
 def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None,
-           float_adds: bool = False) -> list[ActQuant]:
+           float_adds: bool = False, reduce_range: bool = False) -> list[ActQuant]:
     """Make ``model`` (a U-Net AE) compute as its int8 export; share ``quants`` between copies.
+    ``reduce_range``: 7-bit weights, as ``training.quantize --reduce-range`` writes them.
 
     Returns the activation quantisers, in ``_rounding_points`` order, so that the averaged
     copy of a model can be given the same ranges.
@@ -177,6 +190,8 @@ def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None,
     for module in body.modules():
         if id(module) in ends:
             continue
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            module.qat_levels = REDUCED_LEVELS if reduce_range else WEIGHT_LEVELS
         if isinstance(module, nn.ConvTranspose2d):
             module.forward = types.MethodType(_convt_forward, module)
         elif isinstance(module, nn.Conv2d):
@@ -253,10 +268,10 @@ class Rounding:
 
     def __init__(self, model: nn.Module, averaged: nn.Module,
                  feeds: Sequence[dict[str, np.ndarray]], every: int, learn: bool = False,
-                 float_adds: bool = False):
+                 float_adds: bool = False, reduce_range: bool = False):
         self.averaged, self.feeds, self.every, self.learnt = averaged, feeds, every, learn
-        self.quants = attach(averaged, float_adds=float_adds)
-        attach(model, self.quants, float_adds)
+        self.quants = attach(averaged, float_adds=float_adds, reduce_range=reduce_range)
+        attach(model, self.quants, float_adds, reduce_range)
         calibrate(averaged, self.quants, feeds)
         # its own optimiser: the ranges' state is their values, saved with the checkpoint
         self.opt = (torch.optim.Adam([t for q in self.quants for t in q.learn()])
@@ -294,13 +309,15 @@ def setup(recipe: dict, data_root: Path, model: nn.Module, averaged: nn.Module,
           ranges: Sequence[Sequence[float]] | None = None) -> Rounding | None:
     """``Rounding`` for a recipe with ``train.qat`` (``{calibrate_every: N}`` for measured
     ranges, ``{learn_ranges: true}`` for learnt ones, ``float_adds: true`` for additions in
-    float32), else None; ``ranges`` from the checkpoint a run resumes from."""
+    float32, ``reduce_range: true`` for 7-bit weights), else None; ``ranges`` from the
+    checkpoint a run resumes or starts from."""
     cfg = recipe["train"].get("qat")
     if not cfg:
         return None
     feeds = calibration_set(data_root, recipe, model.multiple)
     rounding = Rounding(model, averaged, feeds, int(cfg.get("calibrate_every", 250)),
-                        bool(cfg.get("learn_ranges", False)), bool(cfg.get("float_adds", False)))
+                        bool(cfg.get("learn_ranges", False)), bool(cfg.get("float_adds", False)),
+                        bool(cfg.get("reduce_range", False)))
     if ranges is not None:
         rounding.load(ranges)
     return rounding

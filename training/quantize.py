@@ -323,10 +323,11 @@ def _requantise_biases(model: onnx.ModelProto, inits: dict) -> None:
         inits[bias_scale].CopyFrom(numpy_helper.from_array(new_scale, bias_scale))
 
 
-def ranges_from(checkpoint_path: Path, float_model: Path,
-                float_adds: bool = False) -> dict[str, tuple[float, float]]:
+def ranges_from(checkpoint_path: Path, float_model: Path, float_adds: bool = False,
+                reduce_range: bool = False) -> dict[str, tuple[float, float]]:
     """The learnt ranges of a quantisation-aware checkpoint, keyed by the float graph's names;
-    the graph must round what the run rounded (``float_adds`` as in its recipe)."""
+    the graph must round what the run rounded (``float_adds`` and ``reduce_range`` as in its
+    recipe)."""
     from training import checkpoint, qat
     from training.archs import build
 
@@ -337,6 +338,9 @@ def ranges_from(checkpoint_path: Path, float_model: Path,
     if bool(state["recipe"]["train"]["qat"].get("float_adds", False)) != float_adds:
         raise SystemExit(f"{checkpoint_path} trained with float_adds "
                          f"{not float_adds}: quantise with the same")
+    if bool(state["recipe"]["train"]["qat"].get("reduce_range", False)) != reduce_range:
+        raise SystemExit(f"{checkpoint_path} trained with reduce_range "
+                         f"{not reduce_range}: quantise with the same")
     names = qat.onnx_tensors(body, onnx.load(str(float_model)).graph, float_adds)
     return {n: tuple(r) for n, r in zip(names, state["qat_ranges"])}
 
@@ -454,7 +458,7 @@ def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: 
                                         float_scale, float_ends, float_adds)
         settings["calibration_images"] = f"{len(feeds)} centre crops of {calib_data.name}"
         if learnt is not None:
-            set_ranges(out, ranges_from(learnt, src, float_adds))
+            set_ranges(out, ranges_from(learnt, src, float_adds, reduce_range))
             settings["ranges"] = f"learnt in training ({learnt.name})"
     elif method == "dynamic":
         settings = quantize_dynamic_int8(src, out, per_channel, reduce_range)

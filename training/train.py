@@ -222,6 +222,22 @@ def param_groups(model: torch.nn.Module, scales: dict[str, float]) -> list[dict[
     return [{"params": ps, "scale": scale} for scale, ps in groups.items()]
 
 
+def _start_ranges(recipe: dict[str, Any], last: Path) -> list | None:
+    """The learnt int8 ranges to go on from (int8-aware runs only): the resumed checkpoint's,
+    or those of the checkpoint a fresh run starts from if it learnt them for the same
+    rounding points, so that a run continued under a new recipe keeps them."""
+    cfg = recipe["train"].get("qat")
+    source = last if last.exists() else recipe.get("init")
+    if not cfg or not source:
+        return None
+    state = checkpoint.load(Path(source))
+    theirs = (state.get("recipe") or {}).get("train", {}).get("qat") or {}
+    if source != last and (state.get("arch") != recipe["arch"]
+                           or bool(theirs.get("float_adds")) != bool(cfg.get("float_adds"))):
+        return None
+    return state.get("qat_ranges")
+
+
 def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: float | None,
           threads: int, anneal_to_deadline: bool = False) -> dict[str, Any]:
     ctx = distributed.setup()
@@ -245,8 +261,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
     elif recipe.get("init"):  # a fresh run that starts from another model's weights
         before = warm_start(model, Path(recipe["init"]))
         ema.module.load_state_dict(model.state_dict())
-    ranges = checkpoint.load(last).get("qat_ranges") if cfg.get("qat") and last.exists() else None
-    rounding = qat.setup(recipe, data_root, model, ema.module, ranges)  # int8-aware runs only
+    rounding = qat.setup(recipe, data_root, model, ema.module, _start_ranges(recipe, last))
     if ctx.active:  # each rank draws its own patches, reproducibly from (seed, rank, step)
         gen.manual_seed(cfg["seed"] + 7919 * ctx.rank + 104729 * step)
     if ctx.main:

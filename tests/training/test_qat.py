@@ -35,21 +35,26 @@ def _feeds(n: int, side: int = 32, seed: int = 0) -> list[dict[str, np.ndarray]]
             for i in range(n)]
 
 
-@pytest.mark.parametrize("float_adds", [False, True])
-def test_rounding_follows_the_int8_export(tmp_path, float_adds):
+@pytest.mark.parametrize(("float_adds", "reduce_range"),
+                         [(False, False), (True, False), (True, True)])
+def test_rounding_follows_the_int8_export(tmp_path, float_adds, reduce_range):
     from training.export import export_graph
 
     net, feeds = _tiny_net(), _feeds(4)
     src, out = tmp_path / "float.onnx", tmp_path / "int8.onnx"
     export_graph(net, src)
-    quantize.quantize_static_int8(src, out, feeds, "minmax", True, False, 2.0, float_ends=True,
-                                  float_adds=float_adds)
+    quantize.quantize_static_int8(src, out, feeds, "minmax", True, reduce_range, 2.0,
+                                  float_ends=True, float_adds=float_adds)
+    weights = [onnx.numpy_helper.to_array(i) for i in onnx.load(str(out)).graph.initializer
+               if i.data_type == onnx.TensorProto.INT8]
+    assert max(np.abs(w.astype(int)).max() for w in weights) == (64 if reduce_range else 127)
     x = _feeds(1, seed=1)[0]
     int8 = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, x)[0]
     with torch.no_grad():
         args = torch.from_numpy(x["noisy"]), torch.from_numpy(x["sigma"])
         plain = net(*args).numpy()
-        qat.calibrate(net, qat.attach(net, float_adds=float_adds), feeds)
+        qat.calibrate(net, qat.attach(net, float_adds=float_adds, reduce_range=reduce_range),
+                      feeds)
         rounded = net(*args).numpy()
     off_plain = np.abs(plain - int8).mean()
     assert off_plain > 5e-4  # the rounding matters on this network
@@ -103,6 +108,38 @@ def test_learnt_ranges_move_and_are_kept_for_resuming(tmp_path, image_root, tiny
     tiny_recipe["train"]["steps"] = 12
     train(tiny_recipe, out, image_root, max_minutes=None, threads=1)  # resumes with them
     assert len(checkpoint.load(out / "last.pt")["qat_ranges"]) == len(ranges)
+
+
+def test_a_run_started_from_an_int8_aware_checkpoint_keeps_its_ranges(tmp_path, image_root,
+                                                                      tiny_recipe):
+    tiny_recipe["train"].update(steps=4, ckpt_every=4, qat={"learn_ranges": True})
+    train(tiny_recipe, tmp_path / "first", image_root, max_minutes=None, threads=1)
+    first = checkpoint.load(tmp_path / "first" / "last.pt")["qat_ranges"]
+    go_on = {**tiny_recipe, "init": str(tmp_path / "first" / "last.pt"),
+             "train": {**tiny_recipe["train"], "steps": 1, "lr": 1e-12,
+                       "qat": {"learn_ranges": True, "reduce_range": True}}}
+    train(go_on, tmp_path / "second", image_root, max_minutes=None, threads=1)
+    second = checkpoint.load(tmp_path / "second" / "last.pt")["qat_ranges"]
+    assert np.allclose(second, first, atol=1e-6)  # not measured afresh
+    fresh = {**go_on, "train": {**go_on["train"], "qat": {"learn_ranges": True,
+                                                          "float_adds": True}}}
+    train(fresh, tmp_path / "third", image_root, max_minutes=None, threads=1)
+    assert len(checkpoint.load(tmp_path / "third" / "last.pt")["qat_ranges"]) != len(first)
+
+
+def test_ranges_learnt_with_7_bit_weights_need_7_bit_weights(tmp_path, image_root, tiny_recipe):
+    from training.export import export
+
+    tiny_recipe["train"].update(steps=2, ckpt_every=2,
+                                qat={"learn_ranges": True, "reduce_range": True})
+    train(tiny_recipe, tmp_path / "run", image_root, max_minutes=None, threads=1)
+    ckpt, src = tmp_path / "run" / "last.pt", tmp_path / "tiny.onnx"
+    export(ckpt, src, "0.1.0", [])
+    args = ["--model", str(src), "--calib-data", str(image_root / "train" / "tiny"),
+            "--float-scale", "2", "--float-ends", "--ranges-from", str(ckpt)]
+    with pytest.raises(SystemExit, match="reduce_range"):
+        quantize.main([*args, "--out", str(tmp_path / "a.onnx")])
+    assert quantize.main([*args, "--out", str(tmp_path / "b.onnx"), "--reduce-range"]) == 0
 
 
 def test_a_network_trained_for_int8_ships_as_its_int8_graph(tmp_path, image_root, tiny_recipe):
