@@ -335,12 +335,11 @@ def ranges_from(checkpoint_path: Path, float_model: Path, float_adds: bool = Fal
     if not state.get("qat_ranges"):
         raise SystemExit(f"{checkpoint_path} holds no quantisation-aware ranges")
     body = build(**state["arch"]).body
-    if bool(state["recipe"]["train"]["qat"].get("float_adds", False)) != float_adds:
-        raise SystemExit(f"{checkpoint_path} trained with float_adds "
-                         f"{not float_adds}: quantise with the same")
-    if bool(state["recipe"]["train"]["qat"].get("reduce_range", False)) != reduce_range:
-        raise SystemExit(f"{checkpoint_path} trained with reduce_range "
-                         f"{not reduce_range}: quantise with the same")
+    trained = state["recipe"]["train"]["qat"]
+    for option, asked in (("float_adds", float_adds), ("reduce_range", reduce_range)):
+        if bool(trained.get(option, False)) != asked:
+            raise SystemExit(f"{checkpoint_path} trained with {option} {not asked}: "
+                             "quantise with the same")
     names = qat.onnx_tensors(body, onnx.load(str(float_model)).graph, float_adds)
     return {n: tuple(r) for n, r in zip(names, state["qat_ranges"])}
 
