@@ -37,3 +37,27 @@ def test_measures_both_precisions_of_a_recipe(tmp_path):
     assert row["float32"] > 0 and row["bf16"] > 0
     assert row["speed-up"] == pytest.approx(row["bf16"] / row["float32"], abs=0.01)
     assert isinstance(result["machine"]["amx"], bool)
+
+
+def test_compile_adds_a_compiled_float32_column(tmp_path):
+    folder = tmp_path / "data" / "train" / "tiny"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (40, 40), dtype=np.uint8)).save(folder / f"{i}.png")
+    recipe = {
+        "name": "tiny",
+        "arch": {"name": "unet_ae", "channels": 1, "widths": [4, 8], "blocks": [1, 1],
+                 "unshuffle": 2},
+        "data": {"train": ["train/tiny"], "patch": 16, "sigma_max": 50, "val_holdout": 1},
+        "train": {"seed": 0, "batch": 1, "loss": "log_mse"},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "speed.json"
+    assert load_script("train_speed").main(["--data", str(tmp_path / "data"), "--recipe",
+                                            str(path), "--seconds", "0.1", "--compile",
+                                            "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["compiled"] > 0
+    assert row["compile speed-up"] == pytest.approx(row["compiled"] / row["float32"], abs=0.01)
