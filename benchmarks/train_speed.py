@@ -6,10 +6,10 @@
 Measure before planning a long run. Each precision runs the recipe's real step
 (``training.train.train_step``: its network, patch sampler, batch, loss, clipping and fused
 AdamW) for ``--seconds`` after a few warm-up steps, in the same process one after the
-other; the JSON records whether this CPU has AMX, which is what decides whether
-``train.autocast: auto`` turns bf16 on (``training.train.bf16_is_fast``). ``--compile``
-adds float32 under ``torch.compile`` (its compilation is part of the warm-up), to see
-whether the trainer would gain from it.
+other; the JSON records whether this CPU computes bf16 natively (AMX or AVX-512 BF16),
+which decides whether ``train.autocast: auto`` turns bf16 on
+(``training.train.bf16_is_fast``). ``--compile`` adds float32 under ``torch.compile`` (its
+compilation is part of the warm-up), to see whether the trainer would gain from it.
 Figures from a machine busy with other work are lower: run it alone.
 """
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             row["compile speed-up"] = round(row["compiled"] / row["float32"], 2)
         rows.append(row)
         print("  ".join(f"{k}: {v}" for k, v in row.items()), flush=True)
-    machine = {"cpu": machine_info(args.threads)["cpu"], "amx": bf16_is_fast(),
+    machine = {"cpu": machine_info(args.threads)["cpu"], "bf16_native": bf16_is_fast(),
                "threads": args.threads, "torch": torch.__version__,
                "command": "python " + " ".join(["benchmarks/train_speed.py", *sys.argv[1:]])}
     print(json.dumps(machine))

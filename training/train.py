@@ -74,20 +74,26 @@ def make_data(recipe: dict[str, Any], data_root: Path):
     return sampler, validation_set(holdout, channels)
 
 
+BF16_PROBES = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+
+
 @functools.cache
 def bf16_is_fast() -> bool:
-    """Whether this CPU has AMX tiles, on which oneDNN runs bf16 convolutions on the matrix
-    units: there bf16 autocast trained these U-Nets about twice as fast as float32
-    (``benchmarks/train_speed.py`` measures it). Without AMX, AVX-512 BF16 alone or
-    emulation, it was slower than float32 (ten times on an AMD EPYC)."""
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool(probe and probe())
+    """Whether this CPU computes bf16 itself, with AMX tiles or AVX-512 BF16: there bf16
+    autocast trains these U-Nets about twice as fast as float32 (``benchmarks/train_speed.py``
+    measures it). Without either, oneDNN emulates bf16, ten times slower than float32 on an
+    AMD EPYC without AVX-512 BF16."""
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in BF16_PROBES)
 
 
 def uses_bf16(recipe: dict[str, Any]) -> bool:
-    """``train.autocast``: ``bf16`` always, ``auto`` where :func:`bf16_is_fast`, else never."""
-    mode = recipe["train"].get("autocast")
-    return mode == "bf16" or (mode == "auto" and bf16_is_fast())
+    """``train.autocast``: ``bf16`` always, ``auto`` where :func:`bf16_is_fast`, else never.
+
+    ``auto`` stays in float32 for quantisation-aware training, whose rounding must be the
+    int8 graph's, which onnxruntime computes from float32 activations."""
+    cfg = recipe["train"]
+    mode = cfg.get("autocast")
+    return mode == "bf16" or (mode == "auto" and not cfg.get("qat") and bf16_is_fast())
 
 
 def autocast(recipe: dict[str, Any]):
@@ -325,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="override the recipe's peak learning rate (e.g. to go on from an "
                         "annealed checkpoint without a full-size restart)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--autocast", choices=["auto", "bf16", "off"],
+                   help="override the recipe's train.autocast (e.g. to compare precisions)")
     p.add_argument("--anneal-to-deadline", action="store_true",
                    help="finish the learning-rate decay by --max-minutes even if short of steps")
     args = p.parse_args(argv)
@@ -335,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         recipe["train"]["steps"] = args.steps
     if args.lr:
         recipe["train"]["lr"] = args.lr
+    if args.autocast:
+        recipe["train"]["autocast"] = None if args.autocast == "off" else args.autocast
     out = args.out or Path("runs") / recipe["name"]
     result = train(recipe, out, args.data_root, args.max_minutes, args.threads,
                    args.anneal_to_deadline)

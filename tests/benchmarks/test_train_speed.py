@@ -36,7 +36,7 @@ def test_measures_both_precisions_of_a_recipe(tmp_path):
     (row,) = result["rows"]
     assert row["float32"] > 0 and row["bf16"] > 0
     assert row["speed-up"] == pytest.approx(row["bf16"] / row["float32"], abs=0.01)
-    assert isinstance(result["machine"]["amx"], bool)
+    assert isinstance(result["machine"]["bf16_native"], bool)
 
 
 def test_compile_adds_a_compiled_float32_column(tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 
+import pytest
 import torch
+import yaml
 from PIL import Image
 
 from training import checkpoint
@@ -46,6 +48,22 @@ def test_auto_autocast_follows_the_cpu(monkeypatch, tiny_recipe):
         assert uses_bf16(tiny_recipe)
         cfg.pop("autocast")
         assert not uses_bf16(tiny_recipe)
+    monkeypatch.setattr(train_module, "bf16_is_fast", lambda: True)
+    cfg.update(autocast="auto", qat={"learn_ranges": True})  # int8 rounding wants float32
+    assert not uses_bf16(tiny_recipe)
+
+
+@pytest.mark.parametrize("amx, avx512_bf16, fast", [
+    (True, False, True), (False, True, True), (False, False, False)])
+def test_bf16_counts_as_fast_where_the_cpu_computes_it(monkeypatch, amx, avx512_bf16, fast):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16,
+                        raising=False)
+    train_module.bf16_is_fast.cache_clear()
+    try:
+        assert train_module.bf16_is_fast() is fast
+    finally:
+        train_module.bf16_is_fast.cache_clear()
 
 
 def test_resume_continues_from_checkpoint(tmp_path, image_root, tiny_recipe):
@@ -144,3 +162,15 @@ def test_lr_scale_gives_named_parameters_their_own_rate(tmp_path, image_root, ti
     train(tiny_recipe, out, image_root, max_minutes=None, threads=1)
     rates = sorted(g["lr"] for g in checkpoint.load(out / "last.pt")["optimizer"]["param_groups"])
     assert rates[-1] == 10 * rates[0] > 0
+
+
+def test_cli_autocast_overrides_the_recipe(tmp_path, image_root, tiny_recipe, capsys):
+    tiny_recipe["train"]["autocast"] = "bf16"
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_recipe))
+    out = tmp_path / "run"
+    assert train_module.main(["--recipe", str(path), "--data-root", str(image_root), "--out",
+                              str(out), "--steps", "2", "--threads", "1",
+                              "--autocast", "off"]) == 0
+    assert "bf16 autocast: off" in capsys.readouterr().err
+    assert checkpoint.load(out / "last.pt")["recipe"]["train"]["autocast"] is None
