@@ -13,7 +13,8 @@ from PIL import Image
 pytest.importorskip("torch")
 
 
-def test_measures_both_precisions_of_a_recipe(tmp_path):
+def measure(tmp_path, *extra: str) -> dict:
+    """Run the script on a tiny colour recipe over four random images; its JSON."""
     folder = tmp_path / "data" / "train" / "tiny"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -31,8 +32,12 @@ def test_measures_both_precisions_of_a_recipe(tmp_path):
     out = tmp_path / "speed.json"
     speed = load_script("train_speed")
     assert speed.main(["--data", str(tmp_path / "data"), "--recipe", str(path),
-                       "--seconds", "0.2", "--json", str(out)]) == 0
-    result = json.loads(out.read_text())
+                       "--seconds", "0.2", "--json", str(out), *extra]) == 0
+    return json.loads(out.read_text())
+
+
+def test_measures_both_precisions_of_a_recipe(tmp_path):
+    result = measure(tmp_path)
     (row,) = result["rows"]
     assert row["float32"] > 0 and row["bf16"] > 0
     assert row["speed-up"] == pytest.approx(row["bf16"] / row["float32"], abs=0.01)
@@ -40,24 +45,6 @@ def test_measures_both_precisions_of_a_recipe(tmp_path):
 
 
 def test_compile_adds_a_compiled_float32_column(tmp_path):
-    folder = tmp_path / "data" / "train" / "tiny"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    for i in range(3):
-        Image.fromarray(rng.integers(0, 256, (40, 40), dtype=np.uint8)).save(folder / f"{i}.png")
-    recipe = {
-        "name": "tiny",
-        "arch": {"name": "unet_ae", "channels": 1, "widths": [4, 8], "blocks": [1, 1],
-                 "unshuffle": 2},
-        "data": {"train": ["train/tiny"], "patch": 16, "sigma_max": 50, "val_holdout": 1},
-        "train": {"seed": 0, "batch": 1, "loss": "log_mse"},
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(recipe))
-    out = tmp_path / "speed.json"
-    assert load_script("train_speed").main(["--data", str(tmp_path / "data"), "--recipe",
-                                            str(path), "--seconds", "0.1", "--compile",
-                                            "--json", str(out)]) == 0
-    (row,) = json.loads(out.read_text())["rows"]
+    (row,) = measure(tmp_path, "--compile")["rows"]
     assert row["compiled"] > 0
     assert row["compile speed-up"] == pytest.approx(row["compiled"] / row["float32"], abs=0.01)
