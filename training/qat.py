@@ -309,8 +309,9 @@ def setup(recipe: dict, data_root: Path, model: nn.Module, averaged: nn.Module,
           ranges: Sequence[Sequence[float]] | None = None) -> Rounding | None:
     """``Rounding`` for a recipe with ``train.qat`` (``{calibrate_every: N}`` for measured
     ranges, ``{learn_ranges: true}`` for learnt ones, ``float_adds: true`` for additions in
-    float32, ``reduce_range: true`` for 7-bit weights), else None; ``ranges`` from the
-    checkpoint a run resumes or starts from."""
+    float32, ``reduce_range: true`` for 7-bit weights, ``ranges_from: <checkpoint>`` for
+    the learnt ranges of another run than ``init``), else None; ``ranges`` from the
+    checkpoint a run resumes or starts from (``training.train._start_ranges``)."""
     cfg = recipe["train"].get("qat")
     if not cfg:
         return None

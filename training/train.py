@@ -230,10 +230,11 @@ def param_groups(model: torch.nn.Module, scales: dict[str, float]) -> list[dict[
 
 def _start_ranges(recipe: dict[str, Any], last: Path) -> list | None:
     """The learnt int8 ranges to go on from (int8-aware runs only): the resumed checkpoint's,
-    or those of the checkpoint a fresh run starts from if it learnt them for the same
-    rounding points, so that a run continued under a new recipe keeps them."""
+    or those of ``qat.ranges_from`` (else ``init``) for a fresh run if it learnt them for the
+    same rounding points, so that a run continued under a new recipe keeps them; a float
+    run between two int8-aware ones names the first in ``ranges_from``."""
     cfg = recipe["train"].get("qat")
-    source = last if last.exists() else recipe.get("init")
+    source = last if last.exists() else (cfg or {}).get("ranges_from") or recipe.get("init")
     if not cfg or not source:
         return None
     state = checkpoint.load(Path(source))

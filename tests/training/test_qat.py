@@ -127,6 +127,26 @@ def test_a_run_started_from_an_int8_aware_checkpoint_keeps_its_ranges(tmp_path, 
     assert len(checkpoint.load(tmp_path / "third" / "last.pt")["qat_ranges"]) != len(first)
 
 
+def test_a_float_run_between_two_int8_aware_ones_loses_no_ranges(tmp_path, image_root,
+                                                                 tiny_recipe):
+    """``qat.ranges_from``: the ranges come from an earlier int8-aware checkpoint, the
+    weights from ``init`` (a float run that went on from it)."""
+    tiny_recipe["train"].update(steps=4, ckpt_every=4, qat={"learn_ranges": True})
+    train(tiny_recipe, tmp_path / "int8", image_root, max_minutes=None, threads=1)
+    learnt = checkpoint.load(tmp_path / "int8" / "last.pt")["qat_ranges"]
+    floated = {**tiny_recipe, "init": str(tmp_path / "int8" / "last.pt"),
+               "train": {k: v for k, v in tiny_recipe["train"].items() if k != "qat"}}
+    train(floated, tmp_path / "float", image_root, max_minutes=None, threads=1)
+    assert checkpoint.load(tmp_path / "float" / "last.pt")["qat_ranges"] is None
+    finish = {**floated, "init": str(tmp_path / "float" / "last.pt"),
+              "train": {**tiny_recipe["train"], "steps": 1, "lr": 1e-12,
+                        "qat": {"learn_ranges": True,
+                                "ranges_from": str(tmp_path / "int8" / "last.pt")}}}
+    train(finish, tmp_path / "finish", image_root, max_minutes=None, threads=1)
+    assert np.allclose(checkpoint.load(tmp_path / "finish" / "last.pt")["qat_ranges"], learnt,
+                       atol=1e-6)
+
+
 def test_ranges_learnt_with_7_bit_weights_need_7_bit_weights(tmp_path, image_root, tiny_recipe):
     from training.export import export
 
