@@ -39,7 +39,9 @@ from training.archs.blocks import ResBlock
 
 
 def uint8_grid(lo: float, hi: float) -> tuple[float, int]:
-    """(step, zero point) of onnxruntime's asymmetric uint8 over [lo, hi] (0 inside it)."""
+    """(step, zero point) of onnxruntime's asymmetric uint8 over [lo, hi] (0 inside it); the
+    ends in either order (``ActQuant.range`` of a learnt step that went negative)."""
+    lo, hi = min(lo, hi), max(lo, hi)
     step = max(hi - lo, 1e-8) / 255.0
     return step, int(min(max(round(-lo / step), 0), 255))
 
@@ -70,12 +72,18 @@ class ActQuant:
         return [self.scale, self.zero]
 
     def range(self) -> tuple[float, float]:
-        """The [lo, hi] the export is to use (the learnt one while learning)."""
+        """The [lo, hi] the export is to use (the learnt one while learning).
+
+        A learnt step can cross zero: torch then rounds to the grid (q - zero) * step for q in
+        0..255 all the same, which runs from (255 - zero) * step up to -zero * step, so the
+        two ends are sorted; taken unsorted, the int8 graph squeezed such a tensor to nothing.
+        """
         if self.scale is None:
             return self.lo, self.hi
         scale = float(self.scale.detach())
         zero = float(torch.clamp(self.zero.detach().round(), 0, 255))
-        return -zero * scale, (255 - zero) * scale
+        ends = -zero * scale, (255 - zero) * scale
+        return min(ends), max(ends)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.observing:

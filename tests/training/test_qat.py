@@ -204,3 +204,22 @@ def test_learnt_ranges_reach_the_int8_graph(tmp_path):
     moved = np.abs(calibrated - rounded).mean()
     assert moved > 1e-4
     assert np.abs(learnt - rounded).mean() < 0.05 * moved
+
+
+@pytest.mark.parametrize("zero", [0.0, 3.0, 255.0])
+def test_a_learnt_step_that_went_negative_is_exported_as_the_grid_torch_rounds_to(zero):
+    """LSQ can move a step through zero; torch still rounds to an even grid, which the
+    range handed to the int8 graph must describe (unsorted, it squeezed the tensor)."""
+    q = qat.ActQuant()
+    q.lo, q.hi = -0.5, 0.5
+    q.learn()
+    with torch.no_grad():
+        q.scale.fill_(-0.002)
+        q.zero.fill_(zero)
+    x = torch.linspace(-0.7, 0.7, 2001)
+    lo, hi = q.range()
+    assert lo < hi
+    step, point = qat.uint8_grid(lo, hi)
+    exported = torch.fake_quantize_per_tensor_affine(x, step, point, 0, 255)
+    assert torch.allclose(exported, q(x).detach(), atol=1e-6)
+    assert qat.uint8_grid(hi, lo) == (step, point)
