@@ -142,20 +142,30 @@ def _input_hook(q: ActQuant):
     return lambda module, args: (q(args[0]), *args[1:])
 
 
-def _rounding_points(body: nn.Module, float_adds: bool = False) -> list[tuple[nn.Module, str]]:
+def _rounding_points(body: nn.Module, float_adds: bool = False,
+                     float_layers: Sequence[str] = ()) -> list[tuple[nn.Module, str]]:
     """(module, 'in' or 'out') for every tensor the int8 graph rounds, in a fixed order.
 
     ``float_adds``: the additions stay in float32 (``training.quantize --float-adds``), so
     that the residual stream carries its sum unrounded; a sum is rounded only on its way into
-    a convolution, where that convolution's input is.
+    a convolution, where that convolution's input is. ``float_layers``: residual-block
+    convolutions (paths such as ``enc.0.0.body.0``) kept in float32 (``training.quantize
+    --float-layers``); a tensor that then enters no int8 layer is not rounded.
     """
-    points: list[tuple[nn.Module, str]] = [(body.stem[1], "out")]
+    floats = _float_modules(body, float_layers, float_adds)
+    first = body.enc[0][0].body[0] if len(body.enc) and len(body.enc[0]) else None
+    points: list[tuple[nn.Module, str]] = []
+    if first not in floats:
+        points.append((body.stem[1], "out"))
     for name, module in body.named_modules():
         if isinstance(module, ResBlock):
             conv_a, relu, conv_b = module.body
-            if float_adds and _reads_a_sum(name):
+            if float_adds and _reads_a_sum(name) and conv_a not in floats:
                 points.append((conv_a, "in"))
-            points += [(relu, "out"), (conv_b, "out")]
+            if conv_a not in floats or conv_b not in floats:
+                points.append((relu, "out"))
+            if conv_b not in floats:
+                points.append((conv_b, "out"))
             if not float_adds:
                 points.append((module, "out"))
         elif name.startswith(("downs.", "ups.")) and name.count(".") == 1:
@@ -164,6 +174,36 @@ def _rounding_points(body: nn.Module, float_adds: bool = False) -> list[tuple[nn
         elif name.startswith("dec.") and name.count(".") == 1 and not float_adds:
             points.append((module, "in"))  # the skip addition before each decoder stage
     return points
+
+
+def carry_ranges(body: nn.Module, ranges: Sequence[Sequence[float]], float_adds: bool,
+                 trained_layers: Sequence[str], float_layers: Sequence[str]) -> list:
+    """The ranges learnt with ``trained_layers`` in float32 for the rounding points of
+    ``float_layers``: a layer taken out of the int8 graph after training drops its ranges."""
+    old = _rounding_points(body, float_adds, trained_layers)
+    if len(ranges) != len(old):
+        raise ValueError(f"{len(ranges)} ranges for {len(old)} rounding points")
+    by_point = {(id(m), where): r for (m, where), r in zip(old, ranges)}
+    new = _rounding_points(body, float_adds, float_layers)
+    missing = [w for m, w in new if (id(m), w) not in by_point]
+    if missing:
+        raise ValueError(f"{len(missing)} rounding points were float32 in training")
+    return [list(by_point[(id(m), w)]) for m, w in new]
+
+
+def _float_modules(body: nn.Module, paths: Sequence[str], float_adds: bool) -> list[nn.Module]:
+    """The convolutions at ``paths``, each the first or second of a residual block."""
+    if paths and not float_adds:
+        raise ValueError("float_layers needs float_adds: a rounded sum would still feed them")
+    modules = dict(body.named_modules())
+    found = []
+    for path in paths:
+        block, _, index = path.rpartition(".body.")
+        if not isinstance(modules.get(block), ResBlock) or index not in ("0", "2"):
+            raise ValueError(f"{path} is not a residual block's convolution "
+                             "(STAGE.I.BLOCK.body.0 or .body.2)")
+        found.append(modules[path])
+    return found
 
 
 def _reads_a_sum(block: str) -> bool:
@@ -175,9 +215,11 @@ def _reads_a_sum(block: str) -> bool:
 
 
 def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None,
-           float_adds: bool = False, reduce_range: bool = False) -> list[ActQuant]:
+           float_adds: bool = False, reduce_range: bool = False,
+           float_layers: Sequence[str] = ()) -> list[ActQuant]:
     """Make ``model`` (a U-Net AE) compute as its int8 export; share ``quants`` between copies.
-    ``reduce_range``: 7-bit weights, as ``training.quantize --reduce-range`` writes them.
+    ``reduce_range``: 7-bit weights, as ``training.quantize --reduce-range`` writes them;
+    ``float_layers``: convolutions left in float32 (``_rounding_points``).
 
     Returns the activation quantisers, in ``_rounding_points`` order, so that the averaged
     copy of a model can be given the same ranges.
@@ -185,7 +227,7 @@ def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None,
     body = model.body
     if getattr(body, "full", None) is not None or getattr(body, "mid_in", None) is not None:
         raise ValueError("quantisation-aware training covers the plain U-Net AE only")
-    points = _rounding_points(body, float_adds)
+    points = _rounding_points(body, float_adds, float_layers)
     quants = list(quants) if quants is not None else [ActQuant() for _ in points]
     if len(quants) != len(points):
         raise ValueError(f"{len(quants)} quantisers for {len(points)} rounding points")
@@ -194,7 +236,8 @@ def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None,
             module.register_forward_pre_hook(_input_hook(q))
         else:
             module.register_forward_hook(_output_hook(q))
-    ends = {id(body.stem[1]), id(body.tail[0])}
+    ends = {id(body.stem[1]), id(body.tail[0]),
+            *(id(m) for m in _float_modules(body, float_layers, float_adds))}
     for module in body.modules():
         if id(module) in ends:
             continue
@@ -221,20 +264,31 @@ def _scope(body: nn.Module, path: str) -> str:
     return "/".join(scopes)
 
 
-def onnx_tensors(body: nn.Module, graph, float_adds: bool = False) -> list[str]:
+def onnx_tensors(body: nn.Module, graph, float_adds: bool = False,
+                 float_layers: Sequence[str] = ()) -> list[str]:
     """The names, in the exported graph of ``body``'s network, of the tensors it rounds, in
     ``_rounding_points`` order: so that the ranges learnt in training reach the int8 graph."""
     paths = {id(m): name for name, m in body.named_modules()}
-    stem = next(n.name for n in graph.node if n.name.endswith("/stem/stem.1/Conv"))
-    prefix = stem[: -len("stem/stem.1/Conv")]
     names = []
-    for module, where in _rounding_points(body, float_adds):
-        inside = [n for n in graph.node
-                  if n.name.startswith(f"{prefix}{_scope(body, paths[id(module)])}/")]
-        if not inside:
-            raise ValueError(f"no node of {paths[id(module)]} in the graph")
+    for module, where in _rounding_points(body, float_adds, float_layers):
+        inside = _nodes_of(body, graph, paths[id(module)])
         names.append(inside[0].input[0] if where == "in" else inside[-1].output[0])
     return names
+
+
+def onnx_nodes(body: nn.Module, graph, paths: Sequence[str]) -> list[str]:
+    """The names of the exported graph's nodes of the modules at ``paths``: the convolutions
+    ``float_layers`` keeps out of the int8 graph."""
+    return [n.name for path in paths for n in _nodes_of(body, graph, path)]
+
+
+def _nodes_of(body: nn.Module, graph, path: str) -> list:
+    stem = next(n.name for n in graph.node if n.name.endswith("/stem/stem.1/Conv"))
+    prefix = stem[: -len("stem/stem.1/Conv")]
+    inside = [n for n in graph.node if n.name.startswith(f"{prefix}{_scope(body, path)}/")]
+    if not inside:
+        raise ValueError(f"no node of {path} in the graph")
+    return inside
 
 
 @torch.no_grad()
@@ -276,10 +330,11 @@ class Rounding:
 
     def __init__(self, model: nn.Module, averaged: nn.Module,
                  feeds: Sequence[dict[str, np.ndarray]], every: int, learn: bool = False,
-                 float_adds: bool = False, reduce_range: bool = False):
+                 float_adds: bool = False, reduce_range: bool = False,
+                 float_layers: Sequence[str] = ()):
         self.averaged, self.feeds, self.every, self.learnt = averaged, feeds, every, learn
-        self.quants = attach(averaged, float_adds=float_adds, reduce_range=reduce_range)
-        attach(model, self.quants, float_adds, reduce_range)
+        self.quants = attach(averaged, None, float_adds, reduce_range, float_layers)
+        attach(model, self.quants, float_adds, reduce_range, float_layers)
         calibrate(averaged, self.quants, feeds)
         # its own optimiser: the ranges' state is their values, saved with the checkpoint
         self.opt = (torch.optim.Adam([t for q in self.quants for t in q.learn()])
@@ -317,7 +372,8 @@ def setup(recipe: dict, data_root: Path, model: nn.Module, averaged: nn.Module,
           ranges: Sequence[Sequence[float]] | None = None) -> Rounding | None:
     """``Rounding`` for a recipe with ``train.qat`` (``{calibrate_every: N}`` for measured
     ranges, ``{learn_ranges: true}`` for learnt ones, ``float_adds: true`` for additions in
-    float32, ``reduce_range: true`` for 7-bit weights, ``ranges_from: <checkpoint>`` for
+    float32, ``reduce_range: true`` for 7-bit weights, ``float_layers: [paths]`` for residual
+    block convolutions left in float32, ``ranges_from: <checkpoint>`` for
     the learnt ranges of another run than ``init``), else None; ``ranges`` from the
     checkpoint a run resumes or starts from (``training.train._start_ranges``)."""
     cfg = recipe["train"].get("qat")
@@ -326,7 +382,7 @@ def setup(recipe: dict, data_root: Path, model: nn.Module, averaged: nn.Module,
     feeds = calibration_set(data_root, recipe, model.multiple)
     rounding = Rounding(model, averaged, feeds, int(cfg.get("calibrate_every", 250)),
                         bool(cfg.get("learn_ranges", False)), bool(cfg.get("float_adds", False)),
-                        bool(cfg.get("reduce_range", False)))
+                        bool(cfg.get("reduce_range", False)), cfg.get("float_layers", ()))
     if ranges is not None:
         rounding.load(ranges)
     return rounding

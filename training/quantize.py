@@ -239,11 +239,14 @@ def _height(value: onnx.ValueInfoProto) -> int | None:
 def quantize_static_int8(src: Path, out: Path, feeds: Sequence[dict[str, np.ndarray]],
                          calibrate: str, per_channel: bool, reduce_range: bool,
                          float_scale: float, float_ends: bool = False,
-                         float_adds: bool = False) -> dict:
+                         float_adds: bool = False, float_layers: Sequence[str] = (),
+                         arch: dict | None = None) -> dict:
     """int8 QDQ with calibrated activation ranges; returns the settings for the metadata.
 
     Layers at or above ``float_scale`` of the input resolution stay float32 (``float_nodes``),
     and so does the final ``noisy - residual``: 8-bit rounding there lands on every pixel.
+    ``float_layers``: residual-block convolutions of the network ``arch`` kept in float32 too
+    (``training.qat._rounding_points``).
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -262,6 +265,12 @@ def quantize_static_int8(src: Path, out: Path, feeds: Sequence[dict[str, np.ndar
         if float_adds:
             exclude = list(dict.fromkeys([*exclude, *(n.name for n in model.graph.node
                                                        if n.op_type == "Add")]))
+        if float_layers:
+            from training import qat
+            from training.archs import build
+
+            layers = qat.onnx_nodes(build(**arch).body, model.graph, float_layers)
+            exclude = list(dict.fromkeys([*exclude, *layers]))
         quantize_static(str(pre), str(out), _Reader(feeds, inputs),
                         quant_format=QuantFormat.QDQ, per_channel=per_channel,
                         reduce_range=reduce_range, activation_type=QuantType.QUInt8,
@@ -273,6 +282,7 @@ def quantize_static_int8(src: Path, out: Path, feeds: Sequence[dict[str, np.ndar
     return {"method": "static", "format": "QDQ", "activations": "uint8", "weights": "int8",
             "per_channel": per_channel, "reduce_range": reduce_range, "calibration": calibrate,
             "float_scale": float_scale, "float_ends": float_ends, "float_adds": float_adds,
+            **({"float_layers": len(float_layers)} if float_layers else {}),
             "float_nodes": len(exclude),
             "int8_nodes": len(model.graph.node) - len(exclude)}
 
@@ -324,10 +334,11 @@ def _requantise_biases(model: onnx.ModelProto, inits: dict) -> None:
 
 
 def ranges_from(checkpoint_path: Path, float_model: Path, float_adds: bool = False,
-                reduce_range: bool = False) -> dict[str, tuple[float, float]]:
+                reduce_range: bool = False,
+                float_layers: Sequence[str] = ()) -> dict[str, tuple[float, float]]:
     """The learnt ranges of a quantisation-aware checkpoint, keyed by the float graph's names;
     the graph must round what the run rounded (``float_adds`` and ``reduce_range`` as in its
-    recipe)."""
+    recipe), or less: ``float_layers`` may keep more layers in float32 than the run did."""
     from training import checkpoint, qat
     from training.archs import build
 
@@ -340,8 +351,10 @@ def ranges_from(checkpoint_path: Path, float_model: Path, float_adds: bool = Fal
         if bool(trained.get(option, False)) != asked:
             raise SystemExit(f"{checkpoint_path} trained with {option} {not asked}: "
                              "quantise with the same")
-    names = qat.onnx_tensors(body, onnx.load(str(float_model)).graph, float_adds)
-    return {n: tuple(r) for n, r in zip(names, state["qat_ranges"])}
+    names = qat.onnx_tensors(body, onnx.load(str(float_model)).graph, float_adds, float_layers)
+    ranges = qat.carry_ranges(body, state["qat_ranges"], float_adds,
+                              trained.get("float_layers", ()), float_layers)
+    return {n: tuple(r) for n, r in zip(names, ranges)}
 
 
 def quantize_dynamic_int8(src: Path, out: Path, per_channel: bool, reduce_range: bool) -> dict:
@@ -441,9 +454,11 @@ def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: 
              calibrate: str = "minmax", per_channel: bool = True, reduce_range: bool = False,
              float_scale: float = 0.25, eval_json: Sequence[Path] = (),
              float_ends: bool = False, learnt: Path | None = None,
-             name: str | None = None, float_adds: bool = False) -> dict:
+             name: str | None = None, float_adds: bool = False,
+             float_layers: Sequence[str] = ()) -> dict:
     """Write the variant of ``src`` to ``out``; returns its metadata. ``learnt``: a
-    quantisation-aware checkpoint whose ranges replace the calibrated ones."""
+    quantisation-aware checkpoint whose ranges replace the calibrated ones (and whose
+    network names the ``float_layers``)."""
     from denoiser.models import load_model_info
 
     info = load_model_info(src)
@@ -453,11 +468,16 @@ def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: 
             raise SystemExit("--calib-data is needed for static quantisation")
         feeds = calibration_feeds(calib_data, info.channels, info.multiple, calib,
                                   info.sigma_range[1])
+        if float_layers and learnt is None:
+            raise SystemExit("--float-layers needs --ranges-from (the network's checkpoint)")
+        from training import checkpoint
+
+        arch = checkpoint.load(learnt)["arch"] if float_layers else None
         settings = quantize_static_int8(src, out, feeds, calibrate, per_channel, reduce_range,
-                                        float_scale, float_ends, float_adds)
+                                        float_scale, float_ends, float_adds, float_layers, arch)
         settings["calibration_images"] = f"{len(feeds)} centre crops of {calib_data.name}"
         if learnt is not None:
-            set_ranges(out, ranges_from(learnt, src, float_adds, reduce_range))
+            set_ranges(out, ranges_from(learnt, src, float_adds, reduce_range, float_layers))
             settings["ranges"] = f"learnt in training ({learnt.name})"
     elif method == "dynamic":
         settings = quantize_dynamic_int8(src, out, per_channel, reduce_range)
@@ -506,6 +526,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ranges-from", type=Path, metavar="CHECKPOINT",
                    help="use the activation ranges learnt by this quantisation-aware run "
                         "(training.qat) instead of the calibrated ones")
+    p.add_argument("--float-layers", nargs="+", default=[], metavar="PATH",
+                   help="residual-block convolutions to keep in float32, e.g. enc.0.0.body.0 "
+                        "(with --ranges-from; rounding a tensor only where it enters int8)")
     p.add_argument("--name", help="the variant's model name (default <source>-<precision>); "
                                   "a network trained for int8 ships under its own")
     p.add_argument("--eval-json", type=Path, nargs="*", default=[],
@@ -530,7 +553,8 @@ def main(argv: list[str] | None = None) -> int:
     calib = Calibration(images=args.calib_images, crop=args.crop)
     meta = quantize(args.model, args.out, args.method, args.calib_data, calib, args.calibrate,
                     args.per_channel, args.reduce_range, args.float_scale, args.eval_json,
-                    args.float_ends, args.ranges_from, args.name, args.float_adds)
+                    args.float_ends, args.ranges_from, args.name, args.float_adds,
+                    args.float_layers)
     size = args.out.stat().st_size / 1e6
     print(f"wrote {args.out} ({size:.1f} MB): {meta['name']}, {meta['quantization']}")
     if args.json:

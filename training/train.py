@@ -242,7 +242,12 @@ def _start_ranges(recipe: dict[str, Any], last: Path) -> list | None:
     if source != last and (state.get("arch") != recipe["arch"]
                            or bool(theirs.get("float_adds")) != bool(cfg.get("float_adds"))):
         return None
-    return state.get("qat_ranges")
+    ranges = state.get("qat_ranges")
+    if source == last or not ranges:
+        return ranges
+    # layers newly kept in float32 drop their roundings' ranges
+    return qat.carry_ranges(build(**recipe["arch"]).body, ranges, bool(cfg.get("float_adds")),
+                            theirs.get("float_layers", ()), cfg.get("float_layers", ()))
 
 
 def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: float | None,

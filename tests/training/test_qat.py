@@ -35,16 +35,22 @@ def _feeds(n: int, side: int = 32, seed: int = 0) -> list[dict[str, np.ndarray]]
             for i in range(n)]
 
 
-@pytest.mark.parametrize(("float_adds", "reduce_range"),
-                         [(False, False), (True, False), (True, True)])
-def test_rounding_follows_the_int8_export(tmp_path, float_adds, reduce_range):
+TINY = {"name": "unet_ae", "channels": 3, "widths": [8, 16], "blocks": [2, 1], "unshuffle": 2}
+FLOAT_LAYERS = ("enc.0.0.body.0", "dec.0.0.body.2", "enc.0.1.body.0", "enc.0.1.body.2")
+
+
+@pytest.mark.parametrize(("float_adds", "reduce_range", "float_layers"),
+                         [(False, False, ()), (True, False, ()), (True, True, ()),
+                          (True, True, FLOAT_LAYERS[:1]), (True, True, FLOAT_LAYERS[1:])])
+def test_rounding_follows_the_int8_export(tmp_path, float_adds, reduce_range, float_layers):
     from training.export import export_graph
 
     net, feeds = _tiny_net(), _feeds(4)
     src, out = tmp_path / "float.onnx", tmp_path / "int8.onnx"
     export_graph(net, src)
     quantize.quantize_static_int8(src, out, feeds, "minmax", True, reduce_range, 2.0,
-                                  float_ends=True, float_adds=float_adds)
+                                  float_ends=True, float_adds=float_adds,
+                                  float_layers=float_layers, arch=TINY)
     weights = [onnx.numpy_helper.to_array(i) for i in onnx.load(str(out)).graph.initializer
                if i.data_type == onnx.TensorProto.INT8]
     assert max(np.abs(w.astype(int)).max() for w in weights) == (64 if reduce_range else 127)
@@ -53,8 +59,7 @@ def test_rounding_follows_the_int8_export(tmp_path, float_adds, reduce_range):
     with torch.no_grad():
         args = torch.from_numpy(x["noisy"]), torch.from_numpy(x["sigma"])
         plain = net(*args).numpy()
-        qat.calibrate(net, qat.attach(net, float_adds=float_adds, reduce_range=reduce_range),
-                      feeds)
+        qat.calibrate(net, qat.attach(net, None, float_adds, reduce_range, float_layers), feeds)
         rounded = net(*args).numpy()
     off_plain = np.abs(plain - int8).mean()
     assert off_plain > 5e-4  # the rounding matters on this network
@@ -223,3 +228,47 @@ def test_a_learnt_step_that_went_negative_is_exported_as_the_grid_torch_rounds_t
     exported = torch.fake_quantize_per_tensor_affine(x, step, point, 0, 255)
     assert torch.allclose(exported, q(x).detach(), atol=1e-6)
     assert qat.uint8_grid(hi, lo) == (step, point)
+
+
+def test_float_layers_leave_the_int8_graph_and_drop_only_their_roundings(tmp_path):
+    """A tensor stays unrounded only where no int8 layer reads it: the stem's output once the
+    first block's first convolution is float32, a block's middle once both of its are."""
+    from training.export import export_graph
+
+    net = _tiny_net()
+    export_graph(net, tmp_path / "float.onnx")
+    graph = onnx.load(str(tmp_path / "float.onnx")).graph
+    every = qat.onnx_tensors(net.body, graph, True)
+    kept = qat.onnx_tensors(net.body, graph, True, FLOAT_LAYERS)
+    gone = [t for t in every if t not in kept]
+    assert set(kept) < set(every)
+    assert any("/stem/" in t for t in gone)  # enc.0.0.body.0 reads it
+    assert any("enc.0.1/body/body.1/" in t for t in gone)  # both convolutions of enc.0.1
+    assert not any("enc.0.0/body/body.1/" in t for t in gone)  # enc.0.0.body.2 is int8
+    ranges = [[-float(i), float(i + 1)] for i in range(len(every))]
+    carried = qat.carry_ranges(net.body, ranges, True, (), FLOAT_LAYERS)
+    assert carried == [ranges[every.index(t)] for t in kept]
+    with pytest.raises(ValueError, match="float32 in training"):
+        qat.carry_ranges(net.body, carried, True, FLOAT_LAYERS, ())
+    with pytest.raises(ValueError, match="residual block"):
+        qat.attach(net, float_adds=True, float_layers=["downs.0"])
+    with pytest.raises(ValueError, match="needs float_adds"):
+        qat.attach(net, float_layers=["enc.0.0.body.0"])
+
+
+def test_a_run_that_keeps_a_layer_in_float_goes_on_with_the_other_ranges(tmp_path, image_root,
+                                                                        tiny_recipe):
+    tiny_recipe["train"].update(steps=4, ckpt_every=4,
+                                qat={"learn_ranges": True, "float_adds": True})
+    train(tiny_recipe, tmp_path / "int8", image_root, max_minutes=None, threads=1)
+    learnt = checkpoint.load(tmp_path / "int8" / "last.pt")["qat_ranges"]
+    layer = "enc.0.0.body.2"
+    go_on = {**tiny_recipe, "init": str(tmp_path / "int8" / "last.pt"),
+             "train": {**tiny_recipe["train"], "steps": 1, "lr": 1e-12,
+                       "qat": {"learn_ranges": True, "float_adds": True,
+                               "float_layers": [layer]}}}
+    train(go_on, tmp_path / "more", image_root, max_minutes=None, threads=1)
+    kept = checkpoint.load(tmp_path / "more" / "last.pt")["qat_ranges"]
+    body = build(**tiny_recipe["arch"]).body
+    assert np.allclose(kept, qat.carry_ranges(body, learnt, True, (), [layer]), atol=1e-6)
+    assert len(kept) == len(learnt) - 1
