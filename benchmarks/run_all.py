@@ -90,12 +90,25 @@ def _model_name(path: Path) -> str:
     return load_model_info(path).name
 
 
-def float_models(folder: Path) -> list[Path]:
-    """The models in ``folder`` that are not reduced-precision variants of another."""
+def is_variant(path: Path) -> bool:
+    """A reduced-precision variant of another model; a network trained for its int8 graph
+    ships as that graph under its own name and is none."""
     from denoiser.models import load_model_info
 
-    return [p for p in sorted(folder.glob("*.onnx"))
-            if "precision" not in load_model_info(p).metadata]
+    info = load_model_info(path)
+    return "precision" in info.metadata and info.metadata.get("base_model") != info.name
+
+
+def is_reduced(path: Path) -> bool:
+    """Already int8 (or float16): there is nothing to quantise."""
+    from denoiser.models import load_model_info
+
+    return "precision" in load_model_info(path).metadata
+
+
+def float_models(folder: Path) -> list[Path]:
+    """The models in ``folder`` that are not reduced-precision variants of another."""
+    return [p for p in sorted(folder.glob("*.onnx")) if not is_variant(p)]
 
 
 def rel(path: Path) -> str:
@@ -231,8 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         "cli": lambda: step_cli(paths, sizes),
         "docs": lambda: step_docs(paths, args.out, args.gui_log),
     }
+    skip = {"quantize", "quality"} if is_reduced(paths.model) else set()
+    if skip & set(args.steps):
+        print(f"{rel(paths.model)} is itself a reduced-precision graph: no variant to make or "
+              "compare (quantize, quality skipped)", file=sys.stderr)
     for name in STEPS:
-        if name in args.steps:
+        if name in args.steps and name not in skip:
             steps[name]()
     return 0
 

@@ -63,3 +63,24 @@ def test_docs_step_alone_keeps_missing_sections_honest(tmp_path, data_root, colo
                          "--out", str(page)])
     assert code == 0
     assert page.read_text().count("Not measured yet") == 5
+
+
+def test_a_reference_trained_for_int8_is_benched_not_quantised_again(tmp_path, data_root,
+                                                                     color_model):
+    """``ae-color`` may ship as the int8 graph it was trained for (``quantize --name``): it
+    counts as a model of its own, and there is no variant of it to make."""
+    from training.quantize import Calibration, quantize
+
+    run_all = load_script("run_all")
+    int8 = tmp_path / "models" / "ae-color.onnx"
+    int8.parent.mkdir()
+    quantize(color_model, int8, "static", data_root / "train" / "CBSD432",
+             Calibration(images=2, crop=32), reduce_range=True, name="ae-color")
+    assert run_all.float_models(int8.parent) == [int8]
+    scratch = tmp_path / "scratch"
+    code = run_all.main(["--data", str(data_root), "--scratch", str(scratch), "--models-dir",
+                         str(int8.parent), "--quick", "--steps", "quantize", "quality", "bench"])
+    assert code == 0
+    assert not (scratch / "quantize.json").exists()
+    bench = json.loads((scratch / "bench.json").read_text())
+    assert {r["model"] for r in bench["rows"]} == {"ae-color"}
