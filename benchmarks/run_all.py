@@ -75,6 +75,8 @@ class Paths:
         self.test = args.data / "test" / "CBSD68"
         stem = _model_name(self.model)
         self.variant = self.scratch / f"{stem}-int8.onnx"
+        # a reference that is itself int8 has no variant: one left from an older run is stale
+        self.reduced = is_reduced(self.model)
         self.quantize = self.scratch / "quantize.json"
         self.quality = (self.scratch / "quality-fp32.json", self.scratch / "quality-int8.json")
         self.bench, self.peers = self.scratch / "bench.json", self.scratch / "peers.json"
@@ -166,14 +168,15 @@ def step_tiles(p: Paths, s: Sizes) -> None:
 def step_bench(p: Paths, s: Sizes, every_model: bool) -> None:
     others = [m for m in float_models(p.models) if m.resolve() != p.model.resolve()]
     models = [p.model, *(others if every_model else [])]
-    models += [p.variant] if p.variant.exists() else []
+    models += [p.variant] if p.variant.exists() and not p.reduced else []
     flags = [f for m in models for f in ("--model", rel(m))]
     run(py("-m", "denoiser", "bench", *flags, "--sizes", *s.bench_mp, "--repeat", s.repeat,
            "--json", rel(p.bench)))
 
 
 def step_peers(p: Paths, s: Sizes) -> None:
-    models = float_models(p.models) + ([p.variant] if p.variant.exists() else [])
+    models = float_models(p.models) + ([p.variant] if p.variant.exists() and not p.reduced
+                                       else [])
     run(py(rel(BENCH / "peers.py"), "--data", rel(p.test), "--threads", "2",
            "--models", *map(rel, models), *s.peers_extra, "--json", rel(p.peers)))
 
@@ -192,7 +195,7 @@ def step_docs(p: Paths, out: Path, gui_log: Path | None) -> None:
     tiles = sorted(p.scratch.glob("tile-*.json"), key=_tile_of)
     if tiles:
         args += ["--tiles", *map(rel, tiles)]
-    if all(q.exists() for q in p.quality):
+    if all(q.exists() for q in p.quality) and not p.reduced:
         args += ["--quant", *map(rel, p.quality)]
         args += [rel(p.quantize)] if p.quantize.exists() else []
     if gui_log is not None:
@@ -244,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "cli": lambda: step_cli(paths, sizes),
         "docs": lambda: step_docs(paths, args.out, args.gui_log),
     }
-    skip = {"quantize", "quality"} if is_reduced(paths.model) else set()
+    skip = {"quantize", "quality"} if paths.reduced else set()
     if skip & set(args.steps):
         print(f"{rel(paths.model)} is itself a reduced-precision graph: no variant to make or "
               "compare (quantize, quality skipped)", file=sys.stderr)
