@@ -198,6 +198,8 @@ def step_docs(p: Paths, out: Path, gui_log: Path | None) -> None:
     if all(q.exists() for q in p.quality) and not p.reduced:
         args += ["--quant", *map(rel, p.quality)]
         args += [rel(p.quantize)] if p.quantize.exists() else []
+    if p.reduced:
+        args += ["--int8-reference", _model_name(p.model)]
     if gui_log is not None:
         args += ["--gui-log", rel(gui_log)]
     run(py(rel(BENCH / "make_docs.py"), *args, "--out", rel(out)))

@@ -80,9 +80,12 @@ def test_a_reference_trained_for_int8_is_benched_not_quantised_again(tmp_path, d
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     (scratch / "ae-color-int8.onnx").write_bytes(color_model.read_bytes())  # an older run's
+    page = tmp_path / "benchmarks.md"
     code = run_all.main(["--data", str(data_root), "--scratch", str(scratch), "--models-dir",
-                         str(int8.parent), "--quick", "--steps", "quantize", "quality", "bench"])
+                         str(int8.parent), "--quick", "--steps", "quantize", "quality", "bench",
+                         "docs", "--out", str(page)])
     assert code == 0
+    assert "`ae-color` is itself the int8 graph" in page.read_text()
     assert not (scratch / "quantize.json").exists()
     bench = json.loads((scratch / "bench.json").read_text())
     assert [r["path"] for r in bench["rows"]] == [str(int8.resolve())]  # not the stale one
