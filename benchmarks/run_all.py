@@ -73,10 +73,12 @@ class Paths:
         self.model = args.model or self.models / "ae-color.onnx"
         self.train = args.data / "train" / "CBSD432"
         self.test = args.data / "test" / "CBSD68"
-        stem = _model_name(self.model)
-        self.variant = self.scratch / f"{stem}-int8.onnx"
-        # a reference that is itself int8 has no variant: one left from an older run is stale
-        self.reduced = is_reduced(self.model)
+        from denoiser.models import load_model_info
+
+        info = load_model_info(self.model)
+        self.name = info.name
+        self.variant = self.scratch / f"{info.name}-int8.onnx"
+        self.reduced = "precision" in info.metadata  # already int8: nothing to quantise
         self.quantize = self.scratch / "quantize.json"
         self.quality = (self.scratch / "quality-fp32.json", self.scratch / "quality-int8.json")
         self.bench, self.peers = self.scratch / "bench.json", self.scratch / "peers.json"
@@ -85,11 +87,10 @@ class Paths:
     def tile_json(self, tile: str) -> Path:
         return self.scratch / f"tile-{tile}.json"
 
-
-def _model_name(path: Path) -> str:
-    from denoiser.models import load_model_info
-
-    return load_model_info(path).name
+    def variants(self) -> list[Path]:
+        """The variant made by the quantize step, if any; none for a reference that is itself
+        int8, where a file left by an older run would be stale."""
+        return [self.variant] if self.variant.exists() and not self.reduced else []
 
 
 def is_variant(path: Path) -> bool:
@@ -99,13 +100,6 @@ def is_variant(path: Path) -> bool:
 
     info = load_model_info(path)
     return "precision" in info.metadata and info.metadata.get("base_model") != info.name
-
-
-def is_reduced(path: Path) -> bool:
-    """Already int8 (or float16): there is nothing to quantise."""
-    from denoiser.models import load_model_info
-
-    return "precision" in load_model_info(path).metadata
 
 
 def float_models(folder: Path) -> list[Path]:
@@ -168,15 +162,14 @@ def step_tiles(p: Paths, s: Sizes) -> None:
 def step_bench(p: Paths, s: Sizes, every_model: bool) -> None:
     others = [m for m in float_models(p.models) if m.resolve() != p.model.resolve()]
     models = [p.model, *(others if every_model else [])]
-    models += [p.variant] if p.variant.exists() and not p.reduced else []
+    models += p.variants()
     flags = [f for m in models for f in ("--model", rel(m))]
     run(py("-m", "denoiser", "bench", *flags, "--sizes", *s.bench_mp, "--repeat", s.repeat,
            "--json", rel(p.bench)))
 
 
 def step_peers(p: Paths, s: Sizes) -> None:
-    models = float_models(p.models) + ([p.variant] if p.variant.exists() and not p.reduced
-                                       else [])
+    models = float_models(p.models) + p.variants()
     run(py(rel(BENCH / "peers.py"), "--data", rel(p.test), "--threads", "2",
            "--models", *map(rel, models), *s.peers_extra, "--json", rel(p.peers)))
 
@@ -199,7 +192,7 @@ def step_docs(p: Paths, out: Path, gui_log: Path | None) -> None:
         args += ["--quant", *map(rel, p.quality)]
         args += [rel(p.quantize)] if p.quantize.exists() else []
     if p.reduced:
-        args += ["--int8-reference", _model_name(p.model)]
+        args += ["--int8-reference", p.name]
     if gui_log is not None:
         args += ["--gui-log", rel(gui_log)]
     run(py(rel(BENCH / "make_docs.py"), *args, "--out", rel(out)))

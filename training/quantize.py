@@ -468,11 +468,13 @@ def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: 
             raise SystemExit("--calib-data is needed for static quantisation")
         feeds = calibration_feeds(calib_data, info.channels, info.multiple, calib,
                                   info.sigma_range[1])
-        if float_layers and learnt is None:
-            raise SystemExit("--float-layers needs --ranges-from (the network's checkpoint)")
-        from training import checkpoint
+        arch = None
+        if float_layers:  # the network's paths name the layers: its checkpoint has them
+            if learnt is None:
+                raise SystemExit("--float-layers needs --ranges-from (the network's checkpoint)")
+            from training import checkpoint
 
-        arch = checkpoint.load(learnt)["arch"] if float_layers else None
+            arch = checkpoint.load(learnt)["arch"]
         settings = quantize_static_int8(src, out, feeds, calibrate, per_channel, reduce_range,
                                         float_scale, float_ends, float_adds, float_layers, arch)
         settings["calibration_images"] = f"{len(feeds)} centre crops of {calib_data.name}"
