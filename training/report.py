@@ -100,13 +100,17 @@ def plot_curves(logs: list[Path], out: Path) -> None:
     ax_psnr.set(xlabel="step", ylabel="validation PSNR (dB), sigma 25")
     for ax in (ax_loss, ax_psnr):
         ax.grid(alpha=0.3)
+        ax.locator_params(axis="x", nbins=6)  # six-digit steps: fewer ticks keep them apart
     # one legend below both plots: twenty runs in each plot's corner would hide the curves
     handles = {}
     for ax in (ax_loss, ax_psnr):
         handles.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=5,
+    ncol = 5
+    legend_in = 0.2 * -(-len(handles) // ncol) + 0.2  # its rows of small text, in inches
+    fig.set_size_inches(11, 5.0 + legend_in)  # the legend grows the figure, not over the axes
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol,
                fontsize="small", frameon=False)
-    fig.tight_layout(rect=(0, 0.22, 1, 1))
+    fig.tight_layout(rect=(0, legend_in / (5.0 + legend_in), 1, 1))
     fig.savefig(out, dpi=110)
 
 
