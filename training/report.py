@@ -105,12 +105,12 @@ def plot_curves(logs: list[Path], out: Path) -> None:
     handles = {}
     for ax in (ax_loss, ax_psnr):
         handles.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
-    ncol = 5
+    ncol, axes_in = 5, 5.0
     legend_in = 0.2 * -(-len(handles) // ncol) + 0.2  # its rows of small text, in inches
-    fig.set_size_inches(11, 5.0 + legend_in)  # the legend grows the figure, not over the axes
+    fig.set_size_inches(11, axes_in + legend_in)  # the legend grows the figure, not the axes
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=ncol,
                fontsize="small", frameon=False)
-    fig.tight_layout(rect=(0, legend_in / (5.0 + legend_in), 1, 1))
+    fig.tight_layout(rect=(0, legend_in / (axes_in + legend_in), 1, 1))
     fig.savefig(out, dpi=110)
 
 
