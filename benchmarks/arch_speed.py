@@ -35,19 +35,23 @@ from training.export import export_graph  # noqa: E402
 
 def parse_layout(text: str) -> dict:
     """'32-64-128-256/2-1-1-1' -> {'widths': [32, 64, 128, 256], 'blocks': [2, 1, 1, 1]};
-    a third part '16x2' adds a full-resolution head of 16 channels and two blocks."""
-    widths, blocks, *full = text.split("/")
+    a further part '16x2' adds a full-resolution head of 16 channels and two blocks, and 'u1'
+    sets the stem's pixel-unshuffle factor (2 unless given: the shipped models' stem)."""
+    widths, blocks, *extra = text.split("/")
     layout = {"widths": [int(w) for w in widths.split("-")],
-              "blocks": [int(b) for b in blocks.split("-")]}
-    if full:
-        width, n = full[0].split("x")
-        layout.update(full_width=int(width), full_blocks=int(n))
+              "blocks": [int(b) for b in blocks.split("-")], "unshuffle": 2}
+    for part in extra:
+        if part.startswith("u"):
+            layout["unshuffle"] = int(part[1:])
+        else:
+            width, n = part.split("x")
+            layout.update(full_width=int(width), full_blocks=int(n))
     return layout
 
 
 def session(layout: dict, channels: int, threads: int, path: Path,
             int8: bool = False, float_adds: bool = False) -> ort.InferenceSession:
-    net = build("unet_ae", channels=channels, unshuffle=2, **layout).eval()
+    net = build("unet_ae", channels=channels, **layout).eval()
     export_graph(net, path)
     if int8:  # every layer but the ends, as a quantisation-aware model ships (training.qat)
         path = quantised(path, channels, float_adds)
