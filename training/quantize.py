@@ -333,16 +333,16 @@ def _requantise_biases(model: onnx.ModelProto, inits: dict) -> None:
         inits[bias_scale].CopyFrom(numpy_helper.from_array(new_scale, bias_scale))
 
 
-def ranges_from(checkpoint_path: Path, float_model: Path, float_adds: bool = False,
+def ranges_from(state: dict, checkpoint_path: Path, float_model: Path, float_adds: bool = False,
                 reduce_range: bool = False,
                 float_layers: Sequence[str] = ()) -> dict[str, tuple[float, float]]:
-    """The learnt ranges of a quantisation-aware checkpoint, keyed by the float graph's names;
-    the graph must round what the run rounded (``float_adds`` and ``reduce_range`` as in its
-    recipe), or less: ``float_layers`` may keep more layers in float32 than the run did."""
-    from training import checkpoint, qat
+    """The learnt ranges of a quantisation-aware checkpoint's ``state`` (loaded from
+    ``checkpoint_path``, named in errors), keyed by the float graph's names; the graph must
+    round what the run rounded (``float_adds`` and ``reduce_range`` as in its recipe), or
+    less: ``float_layers`` may keep more layers in float32 than the run did."""
+    from training import qat
     from training.archs import build
 
-    state = checkpoint.load(checkpoint_path)
     if not state.get("qat_ranges"):
         raise SystemExit(f"{checkpoint_path} holds no quantisation-aware ranges")
     body = build(**state["arch"]).body
@@ -468,18 +468,20 @@ def quantize(src: Path, out: Path, method: str, calib_data: Path | None, calib: 
             raise SystemExit("--calib-data is needed for static quantisation")
         feeds = calibration_feeds(calib_data, info.channels, info.multiple, calib,
                                   info.sigma_range[1])
-        arch = None
-        if float_layers:  # the network's paths name the layers: its checkpoint has them
-            if learnt is None:
-                raise SystemExit("--float-layers needs --ranges-from (the network's checkpoint)")
+        if float_layers and learnt is None:  # the network's paths name the layers
+            raise SystemExit("--float-layers needs --ranges-from (the network's checkpoint)")
+        state = None
+        if learnt is not None:  # loaded once: it names the layers and holds the ranges
             from training import checkpoint
 
-            arch = checkpoint.load(learnt)["arch"]
+            state = checkpoint.load(learnt)
+        arch = state["arch"] if float_layers else None
         settings = quantize_static_int8(src, out, feeds, calibrate, per_channel, reduce_range,
                                         float_scale, float_ends, float_adds, float_layers, arch)
         settings["calibration_images"] = f"{len(feeds)} centre crops of {calib_data.name}"
         if learnt is not None:
-            set_ranges(out, ranges_from(learnt, src, float_adds, reduce_range, float_layers))
+            set_ranges(out, ranges_from(state, learnt, src, float_adds, reduce_range,
+                                        float_layers))
             settings["ranges"] = f"learnt in training ({learnt.name})"
     elif method == "dynamic":
         settings = quantize_dynamic_int8(src, out, per_channel, reduce_range)
