@@ -114,12 +114,49 @@ def plot_curves(logs: list[Path], out: Path) -> None:
     fig.savefig(out, dpi=110)
 
 
+def merge_results(results: list[dict]) -> list[dict]:
+    """One table per model and data set: evaluations split over several calls (a slow peer
+    run per sigma, say) are joined, so the model's figures appear once. Calls whose shared
+    figures disagree, or whose methods saw different numbers of images, stay apart."""
+    merged: list[dict] = []
+    for res in results:
+        into = next((m for m in merged if _joinable(m, res)), None)
+        if into is None:
+            merged.append({**res, "methods": {k: dict(v) for k, v in res["methods"].items()},
+                           "command": _commands(res)})
+            continue
+        for name, by in res["methods"].items():
+            into["methods"].setdefault(name, {}).update(by)
+        into["command"] += [c for c in _commands(res) if c not in into["command"]]
+        if "vae" in res:
+            into["vae"] = {**into.get("vae", {}), **res["vae"]}
+    return merged
+
+
+def _commands(res: dict) -> list[str]:
+    c = res.get("command", [])
+    return [c] if isinstance(c, str) else list(c)
+
+
+def _joinable(a: dict, b: dict) -> bool:
+    if a["data"] != b["data"] or next(iter(a["methods"])) != next(iter(b["methods"])):
+        return False
+    for name, by in b["methods"].items():
+        have = a["methods"].get(name, {})
+        if any(next(iter(have.values()))["images"] != r["images"] for r in by.values() if have):
+            return False
+        if any(have[s]["psnr"] != r["psnr"] for s, r in by.items() if s in have):
+            return False
+    return True
+
+
 def eval_table(res: dict) -> list[str]:
     seen = dict.fromkeys(s for m in res["methods"].values() for s in m)
     sigmas = sorted(seen, key=setting_order)
     cols = " | ".join(f"{setting_label(s)}: PSNR / SSIM" for s in sigmas)
     head = f"| method | {cols} |"
-    lines = [f"### {res['data']}", "", head, "|---" * (len(sigmas) + 1) + "|"]
+    title = f"### {next(iter(res['methods']))} on {res['data']}"
+    lines = [title, "", head, "|---" * (len(sigmas) + 1) + "|"]
     for name, by in res["methods"].items():
         cells = [f"{by[s]['psnr']:.2f} / {by[s]['ssim']:.4f}" if s in by else "" for s in sigmas]
         n = next(iter(by.values()))["images"]
@@ -133,8 +170,11 @@ def eval_table(res: dict) -> list[str]:
     if "vae" in res:
         lines += ["", "VAE uncertainty at sigma 25: " +
                   ", ".join(f"{k} = {v:.3f}" for k, v in res["vae"].items())]
-    if "command" in res:
-        lines += ["", f"Reproduce: `{res['command']}`"]
+    commands = _commands(res)
+    if len(commands) == 1:
+        lines += ["", f"Reproduce: `{commands[0]}`"]
+    elif commands:
+        lines += ["", "Reproduce:", ""] + [f"- `{c}`" for c in commands]
     return lines + [""]
 
 
@@ -191,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["## Evaluation", "", "Measured by `training.evaluate` under the protocol of "
               "`../shared/datasets/README.md`; peers ran in the same call. Speed is not shown "
               "here (these runs shared the CPU with training): `docs/benchmarks.md` has it.", ""]
-    for path in args.eval:
-        lines += eval_table(json.loads(path.read_text()))
+    for res in merge_results([json.loads(path.read_text()) for path in args.eval]):
+        lines += eval_table(res)
     if args.logs:
         plot_curves(args.logs, args.out / "training-curves.png")
         lines += ["## Training curves", "", "![training curves](training-curves.png)", ""]

@@ -71,3 +71,39 @@ def test_a_stage_without_a_checkpoint_starts_where_its_init_run_ends(tmp_path):
     logs = [log("a", [100, 200, 300]), log("b", [50, 100]), log("c", [50]),
             log("loop", [50])]
     assert stage_offsets(logs, recipes) == {"b": 300, "c": 400}  # the rest start at 0
+
+
+def test_calls_split_by_sigma_make_one_table(tmp_path):
+    """A model's evaluation run in several calls (peers one sigma at a time) is shown once."""
+    calls = [{"data": "photos", "methods": {"ours": {"15": result(33.0), "25": result(30.0)}},
+              "command": "python -m a"},
+             {"data": "photos", "methods": {"ours": {"15": result(33.0)},
+                                            "bm3d": {"15": result(32.0)}},
+              "command": "python -m b"},
+             {"data": "photos", "methods": {"ours": {"25": result(30.0)},
+                                            "bm3d": {"25": result(29.0)}},
+              "command": "python -m c"}]
+    paths = []
+    for i, res in enumerate(calls):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps(res))
+    main(["--eval", *map(str, paths), "--out", str(tmp_path)])
+    page = (tmp_path / "models.md").read_text()
+    assert page.count("### ours on photos") == 1
+    assert page.count("| ours (2 images)") == 1
+    assert "| bm3d (2 images) | 32.00 / 0.9000 | 29.00 / 0.9000 |" in page
+    assert all(f"- `python -m {c}`" in page for c in "abc")
+
+
+def test_calls_that_disagree_or_saw_other_images_stay_apart(tmp_path):
+    fewer = {**result(34.0), "images": 1}
+    calls = [{"data": "photos", "methods": {"ours": {"15": result(33.0)}}},
+             {"data": "photos", "methods": {"ours": {"15": result(33.5)}}},
+             {"data": "photos", "methods": {"ours": {"25": fewer}}},
+             {"data": "photos", "methods": {"theirs": {"15": result(33.0)}}}]
+    paths = []
+    for i, res in enumerate(calls):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps(res))
+    main(["--eval", *map(str, paths), "--out", str(tmp_path)])
+    assert (tmp_path / "models.md").read_text().count(" on photos\n") == 4
