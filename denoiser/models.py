@@ -275,7 +275,8 @@ def _looks_like_path(s: str) -> bool:
 
 
 def find_model(name_or_path: str | os.PathLike[str]) -> ModelInfo:
-    """A model by file path or by name (first match, shipped before user's).
+    """A model by file path or by name (first match, shipped before user's). A name whose
+    float model is not installed finds its "-int8" variant: the installer ships only that.
 
     Raises ModelNotFoundError for an unknown name or a missing file, ModelError for a bad file.
     """
@@ -283,9 +284,10 @@ def find_model(name_or_path: str | os.PathLike[str]) -> ModelInfo:
     if isinstance(name_or_path, os.PathLike) or _looks_like_path(s):
         return load_model_info(s)
     models = discover_models()
-    for m in models:
-        if m.name == s:
-            return m
+    for wanted in (s, f"{s}-int8"):
+        for m in models:
+            if m.name == wanted:
+                return m
     names = ", ".join(m.name for m in models) or "none installed"
     raise ModelNotFoundError(f"There is no model named '{s}' (available: {names}).")
 

@@ -133,6 +133,15 @@ def test_find_model_by_name_and_path(installed_models, tmp_path, build):
         models.find_model(str(tmp_path / "missing.onnx"))
 
 
+def test_a_name_finds_its_int8_variant_when_only_that_is_installed(models_dir, build):
+    """The installer ships ae-gray-int8 in place of ae-gray: `--model ae-gray` still works."""
+    build.mean(models_dir / "ae-gray-int8.onnx", channels=1, meta={"name": "ae-gray-int8"})
+    assert models.find_model("ae-gray").name == "ae-gray-int8"
+    build.mean(models_dir / "ae-gray.onnx", channels=1, meta={"name": "ae-gray"})
+    assert models.find_model("ae-gray").name == "ae-gray"
+    assert models.find_model("ae-gray-int8").name == "ae-gray-int8"
+
+
 def test_default_model_prefers_named_then_matching_channels(models_dir, build):
     with pytest.raises(ModelError, match="No denoising model"):
         models.default_model(3)
