@@ -139,11 +139,16 @@ def _commands(res: dict) -> list[str]:
 
 
 def _joinable(a: dict, b: dict) -> bool:
+    """Same data, same model first, and every method both hold saw the same images and,
+    at the settings both hold, measured the same."""
     if a["data"] != b["data"] or next(iter(a["methods"])) != next(iter(b["methods"])):
         return False
     for name, by in b["methods"].items():
-        have = a["methods"].get(name, {})
-        if any(next(iter(have.values()))["images"] != r["images"] for r in by.values() if have):
+        have = a["methods"].get(name)
+        if not have:
+            continue
+        images = next(iter(have.values()))["images"]
+        if any(r["images"] != images for r in by.values()):
             return False
         if any(have[s]["psnr"] != r["psnr"] for s, r in by.items() if s in have):
             return False
