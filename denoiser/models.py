@@ -274,6 +274,16 @@ def _looks_like_path(s: str) -> bool:
     return s.lower().endswith(".onnx") or os.sep in s or "/" in s or Path(s).expanduser().is_file()
 
 
+def _by_name(models: list[ModelInfo], name: str) -> ModelInfo | None:
+    """The model called ``name``, else its reduced-precision variant (the installer ships only
+    that), else None."""
+    for wanted in (name, f"{name}-int8"):
+        for m in models:
+            if m.name == wanted:
+                return m
+    return None
+
+
 def find_model(name_or_path: str | os.PathLike[str]) -> ModelInfo:
     """A model by file path or by name (first match, shipped before user's). A name whose
     float model is not installed finds its "-int8" variant: the installer ships only that.
@@ -284,10 +294,9 @@ def find_model(name_or_path: str | os.PathLike[str]) -> ModelInfo:
     if isinstance(name_or_path, os.PathLike) or _looks_like_path(s):
         return load_model_info(s)
     models = discover_models()
-    for wanted in (s, f"{s}-int8"):
-        for m in models:
-            if m.name == wanted:
-                return m
+    found = _by_name(models, s)
+    if found is not None:
+        return found
     names = ", ".join(m.name for m in models) or "none installed"
     raise ModelNotFoundError(f"There is no model named '{s}' (available: {names}).")
 
@@ -316,10 +325,8 @@ def choose_default(models: list[ModelInfo], channels: int, *,
     family = "vae" if stochastic else "ae"
     names = PREFERRED.get(channels, ())
     for name in (n.replace("ae-", f"{family}-", 1) for n in names):
-        # the float model, else its reduced-precision variant (the bundle ships only that)
-        for wanted in (name, f"{name}-int8"):
-            for m in models:
-                if m.name == wanted:
-                    return m
+        found = _by_name(models, name)
+        if found is not None:
+            return found
     ranked = sorted(models, key=lambda m: (m.channels != channels, m.family != family))
     return ranked[0]
