@@ -272,3 +272,26 @@ def test_a_run_that_keeps_a_layer_in_float_goes_on_with_the_other_ranges(tmp_pat
     body = build(**tiny_recipe["arch"]).body
     assert np.allclose(kept, qat.carry_ranges(body, learnt, True, (), [layer]), atol=1e-6)
     assert len(kept) == len(learnt) - 1
+
+
+def test_the_apps_session_runs_an_int8_graph_without_layout_transposes(tmp_path):
+    """With float32 additions, onnxruntime's NHWC pass wraps each int8 convolution in
+    transposes of the float stream (a sixth of ae-color's run time); the engine turns it off."""
+    from denoiser.engine import _session_options
+    from training.export import export_graph
+
+    src, out = tmp_path / "float.onnx", tmp_path / "int8.onnx"
+    export_graph(_tiny_net(), src)
+    quantize.quantize_static_int8(src, out, _feeds(2), "minmax", True, True, 2.0,
+                                  float_ends=True, float_adds=True, arch=TINY)
+
+    def optimised_ops(opts) -> list[str]:
+        opts.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+        ort.InferenceSession(str(out), opts, providers=["CPUExecutionProvider"])
+        return [n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node]
+
+    app = optimised_ops(_session_options(1))
+    assert "QLinearConv" in app and "Transpose" not in app
+    default = ort.SessionOptions()
+    default.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert "Transpose" in optimised_ops(default)  # what the option is for
