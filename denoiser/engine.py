@@ -52,7 +52,7 @@ def _session_options(threads: int) -> ort.SessionOptions:
       scheduling. One intra-op thread per core.
     - No saved optimised model: the session starts in about 0.1 s of CPU and a saved
       ENABLE_ALL graph, which is tied to the CPU it was made on, saved about half of that.
-    - No NHWC pass for int8 convolutions: in a graph whose additions stay float32 (ae-color)
+    - No NHWC pass for int8 convolutions: in a graph whose additions stay float32 (ae-color 0.11.0)
       it wraps each int8 convolution in transposes of the float stream, a sixth of the run
       time; the NCHW int8 kernels give the same output, bit for bit, without them.
     """
