@@ -191,6 +191,28 @@ def carry_ranges(body: nn.Module, ranges: Sequence[Sequence[float]], float_adds:
     return [list(by_point[(id(m), w)]) for m, w in new]
 
 
+def point_names(body: nn.Module, float_adds: bool = False,
+                float_layers: Sequence[str] = ()) -> list[str]:
+    """``_rounding_points`` as 'module.path:in|out', which stay the same when a stage grows."""
+    names = {id(m): n for n, m in body.named_modules()}
+    return [f"{names[id(m)]}:{where}" for m, where in _rounding_points(body, float_adds,
+                                                                        float_layers)]
+
+
+def grown_ranges(old: nn.Module, new: nn.Module, ranges: Sequence[Sequence[float]],
+                 float_adds: bool, trained_layers: Sequence[str],
+                 float_layers: Sequence[str]) -> list[list[float] | None]:
+    """The ranges learnt on body ``old`` for the rounding points of body ``new``, a network
+    grown from it (more residual blocks): matched by module path, None where ``old`` had no
+    such point (a new block's), which ``Rounding.load`` leaves at its measured range."""
+    learnt = point_names(old, float_adds, trained_layers)
+    if len(ranges) != len(learnt):
+        raise ValueError(f"{len(ranges)} ranges for {len(learnt)} rounding points")
+    by_name = dict(zip(learnt, ranges))
+    return [list(by_name[n]) if n in by_name else None
+            for n in point_names(new, float_adds, float_layers)]
+
+
 def _float_modules(body: nn.Module, paths: Sequence[str], float_adds: bool) -> list[nn.Module]:
     """The convolutions at ``paths``, each the first or second of a residual block."""
     if paths and not float_adds:
@@ -355,21 +377,23 @@ class Rounding:
         """The ranges, in ``_rounding_points`` order, for the checkpoint."""
         return [list(q.range()) for q in self.quants]
 
-    def load(self, ranges: Sequence[Sequence[float]]) -> None:
-        """Continue from a checkpoint's ranges."""
+    def load(self, ranges: Sequence[Sequence[float] | None]) -> None:
+        """Continue from a checkpoint's ranges; a None keeps the range measured here."""
         if len(ranges) != len(self.quants):
             raise ValueError(f"{len(ranges)} ranges for {len(self.quants)} rounding points")
         with torch.no_grad():
-            for q, (lo, hi) in zip(self.quants, ranges):
-                q.lo, q.hi = lo, hi
+            for q, r in zip(self.quants, ranges):
+                if r is None:
+                    continue
+                q.lo, q.hi = r
                 if q.scale is not None:
-                    step, zero = uint8_grid(lo, hi)
+                    step, zero = uint8_grid(q.lo, q.hi)
                     q.scale.fill_(step)
                     q.zero.fill_(zero)
 
 
 def setup(recipe: dict, data_root: Path, model: nn.Module, averaged: nn.Module,
-          ranges: Sequence[Sequence[float]] | None = None) -> Rounding | None:
+          ranges: Sequence[Sequence[float] | None] | None = None) -> Rounding | None:
     """``Rounding`` for a recipe with ``train.qat`` (``{calibrate_every: N}`` for measured
     ranges, ``{learn_ranges: true}`` for learnt ones, ``float_adds: true`` for additions in
     float32, ``reduce_range: true`` for 7-bit weights, ``float_layers: [paths]`` for residual

@@ -228,23 +228,39 @@ def param_groups(model: torch.nn.Module, scales: dict[str, float]) -> list[dict[
     return [{"params": ps, "scale": scale} for scale, ps in groups.items()]
 
 
+def _grown_from(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether ``new`` is the architecture ``old`` with more residual blocks in some stage."""
+    rest = {k: v for k, v in new.items() if k != "blocks"}
+    if not old.get("blocks") or rest != {k: v for k, v in old.items() if k != "blocks"}:
+        return False
+    pairs = list(zip(old["blocks"], new["blocks"]))
+    return (len(old["blocks"]) == len(new["blocks"]) and old["blocks"] != new["blocks"]
+            and all(a <= b for a, b in pairs))
+
+
 def _start_ranges(recipe: dict[str, Any], last: Path) -> list | None:
     """The learnt int8 ranges to go on from (int8-aware runs only): the resumed checkpoint's,
     or those of ``qat.ranges_from`` (else ``init``) for a fresh run if it learnt them for the
     same rounding points, so that a run continued under a new recipe keeps them; a float
-    run between two int8-aware ones names the first in ``ranges_from``."""
+    run between two int8-aware ones names the first in ``ranges_from``. A network grown by
+    residual blocks keeps the ranges of the points it shares with the one it grew from."""
     cfg = recipe["train"].get("qat")
     source = last if last.exists() else (cfg or {}).get("ranges_from") or recipe.get("init")
     if not cfg or not source:
         return None
     state = checkpoint.load(Path(source))
     theirs = (state.get("recipe") or {}).get("train", {}).get("qat") or {}
-    if source != last and (state.get("arch") != recipe["arch"]
+    grown = _grown_from(state.get("arch") or {}, recipe["arch"])
+    if source != last and (state.get("arch") != recipe["arch"] and not grown
                            or bool(theirs.get("float_adds")) != bool(cfg.get("float_adds"))):
         return None
     ranges = state.get("qat_ranges")
     if source == last or not ranges:
         return ranges
+    if grown:  # the new blocks' ranges are measured
+        return qat.grown_ranges(build(**state["arch"]).body, build(**recipe["arch"]).body,
+                                ranges, bool(cfg.get("float_adds")),
+                                theirs.get("float_layers", ()), cfg.get("float_layers", ()))
     # layers newly kept in float32 drop their roundings' ranges
     return qat.carry_ranges(build(**recipe["arch"]).body, ranges, bool(cfg.get("float_adds")),
                             theirs.get("float_layers", ()), cfg.get("float_layers", ()))

@@ -274,6 +274,30 @@ def test_a_run_that_keeps_a_layer_in_float_goes_on_with_the_other_ranges(tmp_pat
     assert len(kept) == len(learnt) - 1
 
 
+def test_a_grown_network_keeps_the_ranges_of_the_points_it_shares(tmp_path, image_root,
+                                                                    tiny_recipe):
+    """Grown by residual blocks (which start as the identity), an int8-aware run goes on with
+    the learnt ranges of every rounding point the smaller network had; only the new blocks'
+    are measured afresh."""
+    qat_cfg = {"learn_ranges": True, "float_adds": True, "float_layers": ["enc.0.0.body.0"]}
+    tiny_recipe["train"].update(steps=4, ckpt_every=4, qat=qat_cfg)
+    train(tiny_recipe, tmp_path / "small", image_root, max_minutes=None, threads=1)
+    learnt = checkpoint.load(tmp_path / "small" / "last.pt")["qat_ranges"]
+    blocks = [b + 1 for b in tiny_recipe["arch"]["blocks"][:1]] + tiny_recipe["arch"]["blocks"][1:]
+    grown = {**tiny_recipe, "init": str(tmp_path / "small" / "last.pt"),
+             "arch": {**tiny_recipe["arch"], "blocks": blocks},
+             "train": {**tiny_recipe["train"], "steps": 1, "lr": 1e-12}}
+    train(grown, tmp_path / "grown", image_root, max_minutes=None, threads=1)
+    kept = checkpoint.load(tmp_path / "grown" / "last.pt")["qat_ranges"]
+    old = qat.point_names(build(**tiny_recipe["arch"]).body, True, qat_cfg["float_layers"])
+    new = qat.point_names(build(**grown["arch"]).body, True, qat_cfg["float_layers"])
+    assert len(new) > len(old) and set(old) < set(new)
+    by_name = dict(zip(new, kept))
+    assert np.allclose([by_name[n] for n in old], learnt, atol=1e-6)
+    fresh = [by_name[n] for n in new if n not in old]
+    assert fresh and all(lo < hi for lo, hi in fresh)
+
+
 def test_the_apps_session_runs_an_int8_graph_without_layout_transposes(tmp_path):
     """With float32 additions, onnxruntime's NHWC pass wraps each int8 convolution in
     transposes of the float stream (a sixth of ae-color's run time); the engine turns it off."""
