@@ -233,9 +233,8 @@ def _grown_from(old: dict[str, Any], new: dict[str, Any]) -> bool:
     rest = {k: v for k, v in new.items() if k != "blocks"}
     if not old.get("blocks") or rest != {k: v for k, v in old.items() if k != "blocks"}:
         return False
-    pairs = list(zip(old["blocks"], new["blocks"]))
     return (len(old["blocks"]) == len(new["blocks"]) and old["blocks"] != new["blocks"]
-            and all(a <= b for a, b in pairs))
+            and all(a <= b for a, b in zip(old["blocks"], new["blocks"])))
 
 
 def _start_ranges(recipe: dict[str, Any], last: Path) -> list | None:
