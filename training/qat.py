@@ -180,15 +180,11 @@ def carry_ranges(body: nn.Module, ranges: Sequence[Sequence[float]], float_adds:
                  trained_layers: Sequence[str], float_layers: Sequence[str]) -> list:
     """The ranges learnt with ``trained_layers`` in float32 for the rounding points of
     ``float_layers``: a layer taken out of the int8 graph after training drops its ranges."""
-    old = _rounding_points(body, float_adds, trained_layers)
-    if len(ranges) != len(old):
-        raise ValueError(f"{len(ranges)} ranges for {len(old)} rounding points")
-    by_point = {(id(m), where): r for (m, where), r in zip(old, ranges)}
-    new = _rounding_points(body, float_adds, float_layers)
-    missing = [w for m, w in new if (id(m), w) not in by_point]
+    carried = grown_ranges(body, body, ranges, float_adds, trained_layers, float_layers)
+    missing = sum(r is None for r in carried)
     if missing:
-        raise ValueError(f"{len(missing)} rounding points were float32 in training")
-    return [list(by_point[(id(m), w)]) for m, w in new]
+        raise ValueError(f"{missing} rounding points were float32 in training")
+    return carried
 
 
 def point_names(body: nn.Module, float_adds: bool = False,
