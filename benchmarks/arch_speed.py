@@ -35,14 +35,18 @@ from training.export import export_graph  # noqa: E402
 
 def parse_layout(text: str) -> dict:
     """'32-64-128-256/2-1-1-1' -> {'widths': [32, 64, 128, 256], 'blocks': [2, 1, 1, 1]};
-    a further part '16x2' adds a full-resolution head of 16 channels and two blocks, and 'u1'
-    sets the stem's pixel-unshuffle factor (2 unless given: the shipped models' stem)."""
+    a further part '16x2' adds a full-resolution head of 16 channels and two blocks, 'u1'
+    sets the stem's pixel-unshuffle factor (2 unless given: the shipped models' stem), 'a2-1'
+    adds two window-attention blocks to the finest level's encoder and decoder and one to the
+    next, 'w8' sets their window and 'h2' their heads (training.archs.attention)."""
     widths, blocks, *extra = text.split("/")
     layout = {"widths": [int(w) for w in widths.split("-")],
               "blocks": [int(b) for b in blocks.split("-")], "unshuffle": 2}
     for part in extra:
-        if part.startswith("u"):
-            layout["unshuffle"] = int(part[1:])
+        if part[0] in "uwh":
+            layout[{"u": "unshuffle", "w": "window", "h": "heads"}[part[0]]] = int(part[1:])
+        elif part.startswith("a"):
+            layout["attention"] = [int(n) for n in part[1:].split("-")]
         else:
             width, n = part.split("x")
             layout.update(full_width=int(width), full_blocks=int(n))

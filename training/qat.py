@@ -254,7 +254,10 @@ def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None,
             module.register_forward_pre_hook(_input_hook(q))
         else:
             module.register_forward_hook(_output_hook(q))
-    ends = {id(body.stem[1]), id(body.tail[0]),
+    if attention_modules(body) and not float_adds:
+        raise ValueError("window attention stays float32 and needs float_adds: its input "
+                         "and output are sums")
+    ends = {id(body.stem[1]), id(body.tail[0]), *map(id, attention_modules(body)),
             *(id(m) for m in _float_modules(body, float_layers, float_adds))}
     for module in body.modules():
         if id(module) in ends:
@@ -266,6 +269,13 @@ def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None,
         elif isinstance(module, nn.Conv2d):
             module.forward = types.MethodType(_conv_forward, module)
     return quants
+
+
+def attention_modules(body: nn.Module) -> list[nn.Module]:
+    """Every module of the window-attention blocks (``training.archs.attention``): the int8
+    graph keeps them in float32 (``training.quantize``), softmax and all, as their weights are
+    few and their products of activations would round twice."""
+    return [m for name, m in body.named_modules() if name.startswith(("enc_attn.", "dec_attn."))]
 
 
 def _scope(body: nn.Module, path: str) -> str:

@@ -265,6 +265,8 @@ def quantize_static_int8(src: Path, out: Path, feeds: Sequence[dict[str, np.ndar
         if float_adds:
             exclude = list(dict.fromkeys([*exclude, *(n.name for n in model.graph.node
                                                        if n.op_type == "Add")]))
+        exclude += [n.name for n in model.graph.node  # float32, as training.qat rounds it
+                    if "/enc_attn" in n.name or "/dec_attn" in n.name]
         if float_layers:
             from training import qat
             from training.archs import build

@@ -228,12 +228,19 @@ def param_groups(model: torch.nn.Module, scales: dict[str, float]) -> list[dict[
     return [{"params": ps, "scale": scale} for scale, ps in groups.items()]
 
 
+GROWTH_KEYS = ("blocks", "attention", "window", "heads")
+
+
 def _grown_from(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether ``new`` is the architecture ``old`` with more residual blocks in some stage."""
-    rest = {k: v for k, v in new.items() if k != "blocks"}
-    if not old.get("blocks") or rest != {k: v for k, v in old.items() if k != "blocks"}:
+    """Whether ``new`` is the architecture ``old`` with more residual blocks in some stage, or
+    with window attention where ``old`` had none (float32 in the int8 graph: no rounding
+    points of its own, ``training.qat.attention_modules``)."""
+    def rest(arch: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in arch.items() if k not in GROWTH_KEYS}
+
+    if not old.get("blocks") or old.get("attention") or old == new or rest(old) != rest(new):
         return False
-    return (len(old["blocks"]) == len(new["blocks"]) and old["blocks"] != new["blocks"]
+    return (len(old["blocks"]) == len(new["blocks"])
             and all(a <= b for a, b in zip(old["blocks"], new["blocks"])))
 
 

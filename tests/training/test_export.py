@@ -81,3 +81,9 @@ def test_model_with_a_full_resolution_head_exports_with_parity(tmp_path, image_r
     convs = [n for n in onnx.load(str(out)).graph.node if n.op_type == "Conv"]
     first = {a.name: list(a.ints) for a in convs[0].attribute}
     assert first["strides"] == [2, 2]  # the unshuffle stem is still folded, the head left alone
+
+
+def test_model_with_window_attention_exports_with_parity(tmp_path, image_root, tiny_recipe):
+    tiny_recipe["arch"].update(attention=[1], window=4, heads=2)
+    ckpt = trained_checkpoint(tmp_path, image_root, tiny_recipe)
+    assert export(ckpt, tmp_path / "attention.onnx", "0.1.0", []) <= 1e-4

@@ -274,28 +274,29 @@ def test_a_run_that_keeps_a_layer_in_float_goes_on_with_the_other_ranges(tmp_pat
     assert len(kept) == len(learnt) - 1
 
 
+@pytest.mark.parametrize("growth", [{"blocks": [2, 1]},
+                                    {"attention": [1], "window": 4, "heads": 2}])
 def test_a_grown_network_keeps_the_ranges_of_the_points_it_shares(tmp_path, image_root,
-                                                                    tiny_recipe):
-    """Grown by residual blocks (which start as the identity), an int8-aware run goes on with
-    the learnt ranges of every rounding point the smaller network had; only the new blocks'
-    are measured afresh."""
+                                                                    tiny_recipe, growth):
+    """Grown by residual blocks or by window attention (which start as the identity), an
+    int8-aware run goes on with the learnt ranges of every rounding point the smaller network
+    had; only the new blocks' are measured afresh (attention, float32, has none)."""
     qat_cfg = {"learn_ranges": True, "float_adds": True, "float_layers": ["enc.0.0.body.0"]}
     tiny_recipe["train"].update(steps=4, ckpt_every=4, qat=qat_cfg)
     train(tiny_recipe, tmp_path / "small", image_root, max_minutes=None, threads=1)
     learnt = checkpoint.load(tmp_path / "small" / "last.pt")["qat_ranges"]
-    blocks = [b + 1 for b in tiny_recipe["arch"]["blocks"][:1]] + tiny_recipe["arch"]["blocks"][1:]
     grown = {**tiny_recipe, "init": str(tmp_path / "small" / "last.pt"),
-             "arch": {**tiny_recipe["arch"], "blocks": blocks},
+             "arch": {**tiny_recipe["arch"], **growth},
              "train": {**tiny_recipe["train"], "steps": 1, "lr": 1e-12}}
     train(grown, tmp_path / "grown", image_root, max_minutes=None, threads=1)
     kept = checkpoint.load(tmp_path / "grown" / "last.pt")["qat_ranges"]
     old = qat.point_names(build(**tiny_recipe["arch"]).body, True, qat_cfg["float_layers"])
     new = qat.point_names(build(**grown["arch"]).body, True, qat_cfg["float_layers"])
-    assert len(new) > len(old) and set(old) < set(new)
+    assert set(old) <= set(new) and (len(new) > len(old)) == ("blocks" in growth)
     by_name = dict(zip(new, kept))
     assert np.allclose([by_name[n] for n in old], learnt, atol=1e-6)
     fresh = [by_name[n] for n in new if n not in old]
-    assert fresh and all(lo < hi for lo, hi in fresh)
+    assert all(lo < hi for lo, hi in fresh) and bool(fresh) == ("blocks" in growth)
 
 
 def test_the_apps_session_runs_an_int8_graph_without_layout_transposes(tmp_path):
@@ -319,3 +320,35 @@ def test_the_apps_session_runs_an_int8_graph_without_layout_transposes(tmp_path)
     default = ort.SessionOptions()
     default.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     assert "Transpose" in optimised_ops(default)  # what the option is for
+
+
+def test_window_attention_stays_float_in_the_int8_graph_and_in_training(tmp_path):
+    from training.export import export_graph
+
+    torch.manual_seed(0)
+    arch = {**TINY, "attention": [1], "window": 4, "heads": 2}
+    net = build(**arch).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn_like(p) * 0.05)
+    feeds, src, out = _feeds(4), tmp_path / "float.onnx", tmp_path / "int8.onnx"
+    export_graph(net, src)
+    quantize.quantize_static_int8(src, out, feeds, "minmax", True, True, 2.0, float_ends=True,
+                                  float_adds=True)
+    graph = onnx.load(str(out)).graph
+    attention = [n for n in graph.node if "_attn" in n.name]
+    assert {"MatMul", "Softmax", "Conv"} <= {n.op_type for n in attention}
+    produced = {o: n.op_type for n in graph.node for o in n.output}
+    assert not any(produced.get(i) == "DequantizeLinear" for n in attention for i in n.input)
+    x = _feeds(1, seed=1)[0]
+    int8 = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, x)[0]
+    with pytest.raises(ValueError, match="float_adds"):
+        qat.attach(build(**arch), None, float_adds=False)
+    with torch.no_grad():
+        args = torch.from_numpy(x["noisy"]), torch.from_numpy(x["sigma"])
+        plain = net(*args).numpy()
+        qat.calibrate(net, qat.attach(net, None, True, True), feeds)
+        rounded = net(*args).numpy()
+    assert "forward" not in vars(net.body.enc_attn[0][0].qkv)  # its weights are not rounded
+    assert "forward" in vars(net.body.enc[0][0].body[0])
+    assert np.abs(rounded - int8).mean() < 0.25 * np.abs(plain - int8).mean()

@@ -4,17 +4,21 @@ The noisy image and its noise-level map go through a pixel-unshuffle stem (cheap
 every convolution runs at half resolution or less), an encoder of residual stages with
 strided downsampling, and a mirrored decoder with additive skips. The network predicts the
 noise residual, so an untrained network starts as the identity. An optional head
-(``full_width``) adds a few convolutions at full resolution to that residual.
+(``full_width``) adds a few convolutions at full resolution to that residual, and optional
+window attention (``attention``: blocks per level, ``training.archs.attention``) follows an
+encoder stage and its decoder stage.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
 
 from training.archs import register
+from training.archs.attention import attention_stage
 from training.archs.blocks import conv3, down, stage, up
 
 
@@ -53,6 +57,9 @@ class UNetBody(nn.Module):
         bottleneck_extra: int = 0,
         full_width: int = 0,
         full_blocks: int = 1,
+        attention: Sequence[int] = (),
+        window: int = 8,
+        heads: int = 1,
     ):
         super().__init__()
         self.channels = channels
@@ -72,13 +79,24 @@ class UNetBody(nn.Module):
         nn.init.zeros_(self.tail[0].bias)
         self.full = (FullResHead(channels, widths[0], full_width, full_blocks)
                      if full_width else None)
+        self.enc_attn = self.dec_attn = None
+        if len(attention) >= len(widths):
+            raise ValueError("window attention goes in the encoder and decoder levels only, "
+                             f"{len(widths) - 1} here")
+        if attention:
+            self.enc_attn, self.dec_attn = (nn.ModuleList(
+                attention_stage(w, n, window, heads) for w, n in zip(widths[:-1], attention))
+                for _ in range(2))
+        for level, n in enumerate(attention):  # each window must fit whole in every tile
+            if n:
+                self.multiple = math.lcm(self.multiple, unshuffle * 2**level * window)
 
     def encode(self, noisy: torch.Tensor, sigma: torch.Tensor) -> list[torch.Tensor]:
         """Return the skip features of each level; the last one is the bottleneck input."""
         x = self.stem(torch.cat([noisy, sigma], dim=1))
         skips = []
-        for enc, dn in zip(self.enc, self.downs):
-            x = enc(x)
+        for i, (enc, dn) in enumerate(zip(self.enc, self.downs)):
+            x = self._attend(self.enc_attn, i, enc(x))
             skips.append(x)
             x = dn(x)
         skips.append(x)
@@ -90,11 +108,15 @@ class UNetBody(nn.Module):
             x = self.mid_in(torch.cat([x, z], dim=1))
         x = self.mid(x)
         for i in reversed(range(len(self.ups))):
-            x = self.dec[i](self.ups[i](x) + skips[i])
+            x = self._attend(self.dec_attn, i, self.dec[i](self.ups[i](x) + skips[i]))
         residual = self.tail(x)
         if self.full is not None:
             residual = residual + self.full(x, noisy)
         return noisy - residual
+
+    @staticmethod
+    def _attend(blocks: nn.ModuleList | None, level: int, x: torch.Tensor) -> torch.Tensor:
+        return blocks[level](x) if blocks is not None and level < len(blocks) else x
 
 
 @register("unet_ae")
