@@ -272,9 +272,9 @@ def attach(model: nn.Module, quants: Sequence[ActQuant] | None = None,
 
 
 def attention_modules(body: nn.Module) -> list[nn.Module]:
-    """Every module of the window-attention blocks (``training.archs.attention``): the int8
-    graph keeps them in float32 (``training.quantize``), softmax and all, as their weights are
-    few and their products of activations would round twice."""
+    """Every module of the window-attention blocks (``training.archs.attention``). The int8
+    graph keeps them in float32, softmax and all (``training.quantize``), so training rounds
+    nothing there either: the block is tried for what it sees, not for how it rounds."""
     return [m for name, m in body.named_modules() if name.startswith(("enc_attn.", "dec_attn."))]
 
 
