@@ -83,10 +83,12 @@ class UNetBody(nn.Module):
         if len(attention) >= len(widths):
             raise ValueError("window attention goes in the encoder and decoder levels only, "
                              f"{len(widths) - 1} here")
-        if attention:
-            self.enc_attn, self.dec_attn = (nn.ModuleList(
-                attention_stage(w, n, window, heads) for w, n in zip(widths[:-1], attention))
-                for _ in range(2))
+        if attention:  # one stage per level, empty (the identity) where none is asked for
+            counts = [*attention, *[0] * (len(widths) - 1 - len(attention))]
+            self.enc_attn = nn.ModuleList(attention_stage(w, n, window, heads)
+                                          for w, n in zip(widths, counts))
+            self.dec_attn = nn.ModuleList(attention_stage(w, n, window, heads)
+                                          for w, n in zip(widths, counts))
         for level, n in enumerate(attention):  # each window must fit whole in every tile
             if n:
                 self.multiple = math.lcm(self.multiple, unshuffle * 2**level * window)
@@ -116,7 +118,7 @@ class UNetBody(nn.Module):
 
     @staticmethod
     def _attend(blocks: nn.ModuleList | None, level: int, x: torch.Tensor) -> torch.Tensor:
-        return blocks[level](x) if blocks is not None and level < len(blocks) else x
+        return x if blocks is None else blocks[level](x)
 
 
 @register("unet_ae")
