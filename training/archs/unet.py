@@ -85,10 +85,12 @@ class UNetBody(nn.Module):
                              f"{len(widths) - 1} here")
         if attention:  # one stage per level, empty (the identity) where none is asked for
             counts = [*attention, *[0] * (len(widths) - 1 - len(attention))]
-            self.enc_attn = nn.ModuleList(attention_stage(w, n, window, heads)
-                                          for w, n in zip(widths, counts))
-            self.dec_attn = nn.ModuleList(attention_stage(w, n, window, heads)
-                                          for w, n in zip(widths, counts))
+
+            def stages() -> nn.ModuleList:
+                return nn.ModuleList(attention_stage(w, n, window, heads)
+                                     for w, n in zip(widths, counts))
+
+            self.enc_attn, self.dec_attn = stages(), stages()
         for level, n in enumerate(attention):  # each window must fit whole in every tile
             if n:
                 self.multiple = math.lcm(self.multiple, unshuffle * 2**level * window)
