@@ -4,13 +4,13 @@
 
 The model is trained self-supervised (Neighbor2Neighbor, see training/selfsup.py; a
 conditional VAE also learns its latent from the ELBO with the noise model as its likelihood)
-on patches of the noisy photos only, each with its noise level estimated once by
-``denoiser.noise.estimate_sigma``, for a time budget; then it is exported to ONNX into the
-app's user models folder, where the app lists it beside the shipped models. An ONNX file
-cannot be trained, so a shipped model's name is mapped to the checkpoint it was exported from
-(training/checkpoints/RUN.pt, RUN the name in its recipe); a training checkpoint (.pt) may be
-given instead. Running the same command again continues from the run folder's checkpoint
-with a fresh budget.
+on patches of the noisy photos only, each with its noise level estimated once as the app's
+Auto strength does (``denoiser.strength.auto_sigma``), for a time budget; then it is exported
+to ONNX into the app's user models folder, where the app lists it beside the shipped models.
+An ONNX file cannot be trained, so a shipped model's name is mapped to the checkpoint it was
+exported from (training/checkpoints/RUN.pt, RUN the name in its recipe); a training
+checkpoint (.pt) may be given instead. Running the same command again continues from the run
+folder's checkpoint with a fresh budget.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from denoiser.errors import ModelError
 from denoiser.models import find_model, user_models_dir
-from denoiser.noise import estimate_sigma
+from denoiser.strength import auto_sigma
 from training import checkpoint
 from training.data import list_images, load_image
 from training.export import export, noise_type
@@ -101,16 +101,16 @@ def _runs_behind(model: str) -> list[str]:
 def load_noisy(folder: Path, channels: int, sigma: float | None = None,
                noise: str = "gaussian") -> tuple[list[torch.Tensor], list[float]]:
     """The folder's images as uint8 C x H x W tensors, and each one's noise level: ``sigma``
-    if given, else estimated as the app's Auto does for a model trained on ``noise``
-    (``noise_type``: a camera model reads correlated noise differently), so that training
-    and use agree."""
+    if given, else the app's Auto level for a model trained on ``noise`` (``auto_sigma``:
+    correlated noise, as in real photos and scans, is read in full), so that the noise map
+    the model learns with is the one the app will give it."""
     if not folder.is_dir():
         raise SystemExit(f"no such image folder: {folder}")
     images, sigmas = [], []
     for path in list_images(folder):
         arr = load_image(path, channels)
         images.append(torch.from_numpy(arr.copy()).permute(2, 0, 1))
-        sigmas.append(estimate_sigma(arr, noise_type=noise) if sigma is None else sigma)
+        sigmas.append(auto_sigma(arr, noise_type=noise) if sigma is None else sigma)
     if not images:
         raise SystemExit(f"no images in {folder}")
     return images, sigmas
