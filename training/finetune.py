@@ -7,6 +7,8 @@ conditional VAE also learns its latent from the ELBO with the noise model as its
 on patches of the noisy photos only, each with its noise level estimated once as the app's
 Auto strength does (``denoiser.strength.auto_sigma``), for a time budget; then it is exported
 to ONNX into the app's user models folder, where the app lists it beside the shipped models.
+A checkpoint trained for its int8 graph (learnt ranges) is adapted under that rounding and
+written as int8 too: in float32 the shipped ae-color runs about three times slower.
 An ONNX file cannot be trained, so a shipped model's name is mapped to the checkpoint it was
 exported from (training/checkpoints/RUN.pt, RUN the name in its recipe); a training
 checkpoint (.pt) may be given instead. Running the same command again continues from the run
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,9 +35,10 @@ from tqdm import tqdm
 from denoiser.errors import ModelError
 from denoiser.models import find_model, user_models_dir
 from denoiser.strength import auto_sigma
-from training import checkpoint
+from training import checkpoint, qat
 from training.data import list_images, load_image
 from training.export import export, noise_type
+from training.quantize import Calibration, quantize
 from training.selfsup import NoisyPatches, neighbor2neighbor_elbo, neighbor2neighbor_loss
 from training.train import learning_rate
 
@@ -55,6 +59,11 @@ class Settings:
     ckpt_every: int = 100
     kl_weight: float | None = None  # VAE: None weighs the KL as the noise model's ELBO does
 
+
+# How a quantisation-aware run's float32 export becomes its int8 graph beyond what its recipe
+# says: layers at twice the input's resolution or finer, and the stem and tail, stay float32,
+# as for every int8-aware recipe (their headers; docs/models.md's reproduce block).
+INT8_EXPORT = {"float_scale": 2.0, "float_ends": True}
 
 SCHEMES = {
     "unet_ae": ("neighbor2neighbor", "Neighbor2Neighbor"),
@@ -138,9 +147,51 @@ def start_state(source: Path, run_dir: Path, name: str) -> dict[str, Any]:
         raise SystemExit(f"{source} is a {base['arch']['name']}; only {', '.join(SCHEMES)} can "
                          "be fine-tuned without clean images")
     recipe = {**base["recipe"], "name": name}
-    return {"arch": base["arch"], "model": base.get("ema") or base["model"], "step": 0,
-            "recipe": recipe, "source": {"path": str(source), "name": base["recipe"]["name"],
-                                         "step": base.get("step", 0)}}
+    state = {"arch": base["arch"], "model": base.get("ema") or base["model"], "step": 0,
+             "recipe": recipe, "source": {"path": str(source), "name": base["recipe"]["name"],
+                                          "step": base.get("step", 0)}}
+    if base.get("qat_ranges"):  # trained for its int8 graph: adapt it under the same rounding
+        state["qat_ranges"] = base["qat_ranges"]
+    return state
+
+
+def _int8_training(state: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's quantisation-aware settings if it holds learnt ranges, else {}."""
+    cfg = state["recipe"].get("train", {}).get("qat") or {}
+    return cfg if cfg and state.get("qat_ranges") else {}
+
+
+def rounding_for(model: torch.nn.Module, state: dict[str, Any]) -> qat.Rounding | None:
+    """The int8 rounding a quantisation-aware checkpoint trained under, its ranges loaded, so
+    that the adapted network still computes as its int8 export will; None for float32."""
+    cfg = _int8_training(state)
+    if not cfg:
+        return None
+    rounding = qat.Rounding(model, model, [], 0, bool(cfg.get("learn_ranges")),
+                            bool(cfg.get("float_adds")), bool(cfg.get("reduce_range")),
+                            cfg.get("float_layers", ()))
+    rounding.load(state["qat_ranges"])
+    return rounding
+
+
+def write_model(ckpt: Path, out: Path, state: dict[str, Any], calib: Path,
+                extra: dict[str, str]) -> str:
+    """Export ``ckpt`` to ``out``, as the int8 graph it was trained for if it rounds (the
+    shipped ``ae-color`` does: in float32 it would run about three times slower), else in
+    float32; returns the precision. ``calib``: images for onnxruntime's calibration pass,
+    whose ranges the learnt ones then replace."""
+    cfg = _int8_training(state)
+    if not cfg:
+        export(ckpt, out, "1.0.0", [], extra=extra)
+        return "float32"
+    with tempfile.TemporaryDirectory() as tmp:
+        flat = Path(tmp) / "float32.onnx"
+        export(ckpt, flat, "1.0.0", [], extra=extra)
+        quantize(flat, out, "static", calib, Calibration(), reduce_range=bool(
+                     cfg.get("reduce_range")), float_adds=bool(cfg.get("float_adds")),
+                 learnt=ckpt, name=state["recipe"]["name"],
+                 float_layers=cfg.get("float_layers", ()), **INT8_EXPORT)
+    return "int8"
 
 
 def loss_for(state: dict[str, Any], settings: Settings) -> Callable[..., Any]:
@@ -165,6 +216,7 @@ def finetune(state: dict[str, Any], patches: NoisyPatches, minutes: float,
     torch.set_num_threads(threads)
     torch.manual_seed(settings.seed)
     model = checkpoint.model_from(state).train()
+    rounding = rounding_for(model, state)
     if (patches.patch // 2) % model.multiple:
         raise SystemExit(f"the patch size must be a multiple of {2 * model.multiple}")
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.0)
@@ -180,6 +232,8 @@ def finetune(state: dict[str, Any], patches: NoisyPatches, minutes: float,
     def save() -> dict[str, Any]:
         new = {**state, "model": model.state_dict(), "optimizer": opt.state_dict(),
                "generator": gen.get_state(), "step": step, "losses": running}
+        if rounding is not None:
+            new["qat_ranges"] = rounding.state()
         checkpoint.save(run_dir / "last.pt", new)
         return new
 
@@ -191,14 +245,17 @@ def finetune(state: dict[str, Any], patches: NoisyPatches, minutes: float,
         progress = max(elapsed / budget, (step - start) / max_steps if max_steps else 0.0)
         if progress >= 1.0:
             break
+        lr = learning_rate(int(progress * schedule["steps"]), schedule)
         for g in opt.param_groups:
-            g["lr"] = learning_rate(int(progress * schedule["steps"]), schedule)
+            g["lr"] = lr
         noisy, sigma = patches.batch(settings.batch, gen)
         loss, parts = loss_fn(model, noisy, sigma, gen, settings.gamma * progress)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if rounding is not None:  # learnt ranges move with the weights
+            rounding.after_step(step, lr)
         step += 1
         running = {k: v if k not in running else 0.95 * running[k] + 0.05 * v
                    for k, v in parts.items()}
@@ -260,8 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     patches = usable(images, sigmas, settings.patch)
     state = finetune(state, patches, args.minutes, settings, run_dir, args.steps, args.threads)
     out = (args.out_dir or user_models_dir()) / f"{name}.onnx"
-    export(run_dir / "last.pt", out, "1.0.0", [], extra=describe(state, len(patches.images)))
-    print(f"wrote {out} after {state['step']} steps; the app lists it as '{name}'")
+    precision = write_model(run_dir / "last.pt", out, state, args.noisy,
+                            describe(state, len(patches.images)))
+    print(f"wrote {out} ({precision}) after {state['step']} steps; the app lists it as '{name}'")
     if "kl" in state["losses"]:  # near 0 would mean the latent is unused: samples all alike
         print(f"latent in use: KL {state['losses']['kl']:.3f} nats per position")
     return 0

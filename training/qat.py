@@ -362,7 +362,8 @@ class Rounding:
                  float_layers: Sequence[str] = ()):
         self.averaged, self.feeds, self.every, self.learnt = averaged, feeds, every, learn
         self.quants = attach(averaged, None, float_adds, reduce_range, float_layers)
-        attach(model, self.quants, float_adds, reduce_range, float_layers)
+        if model is not averaged:  # a run without an average rounds the one network
+            attach(model, self.quants, float_adds, reduce_range, float_layers)
         calibrate(averaged, self.quants, feeds)
         # its own optimiser: the ranges' state is their values, saved with the checkpoint
         self.opt = (torch.optim.Adam([t for q in self.quants for t in q.learn()])
@@ -376,7 +377,7 @@ class Rounding:
                 group["lr"] = lr
             self.opt.step()
             self.opt.zero_grad(set_to_none=True)
-        elif step % self.every == 0:
+        elif self.every and step % self.every == 0:  # every 0: the ranges stay as loaded
             calibrate(self.averaged, self.quants, self.feeds)
 
     def state(self) -> list[list[float]]:

@@ -4,6 +4,7 @@ noisy images alone, and an export that the app finds in the user's models folder
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -17,7 +18,7 @@ from denoiser.noise import add_gaussian_noise, estimate_sigma
 from denoiser.strength import auto_sigma
 from training import checkpoint
 from training.archs import build
-from training.finetune import load_noisy, main, resolve_checkpoint
+from training.finetune import INT8_EXPORT, load_noisy, main, resolve_checkpoint, rounding_for
 from training.selfsup import neighbour_pairs, subsample
 
 SIGMA = 25.0
@@ -118,6 +119,59 @@ def test_finetune_of_a_vae_improves_its_deterministic_output_and_keeps_its_laten
            for _ in range(2)]  # one session: its random stream moves on between runs
     spread = np.mean([np.abs(a - b).mean() for a, b in zip(*hot)]) * 255
     assert spread > 0.1, spread
+
+
+def test_a_network_trained_for_int8_is_adapted_under_its_rounding_and_ships_as_int8(
+        tmp_path, models_dir, image_root, tiny_recipe):
+    """As the shipped ae-color: fine-tuned in float32 and written so, it would run about three
+    times slower than the model it came from. The ranges go on learning with the weights, the
+    int8 graph denoises as the rounded network did in training, and it denoises."""
+    from training.train import train
+
+    tiny_recipe["arch"]["widths"] = [16, 32]
+    tiny_recipe["train"].update(steps=4, ckpt_every=4, qat={
+        "learn_ranges": True, "float_adds": True, "reduce_range": True,
+        "float_layers": ["enc.0.0.body.0"]})
+    train(tiny_recipe, tmp_path / "int8", image_root, max_minutes=None, threads=1)
+    start = checkpoint.load(tmp_path / "int8" / "last.pt")["qat_ranges"]
+    cleans = noisy_folder(tmp_path / "noisy", image_root / "train" / "tiny")
+    before = mean_psnr_of_inputs(tmp_path / "noisy", cleans)
+    assert main(["--model", str(tmp_path / "int8" / "last.pt"), "--noisy",
+                 str(tmp_path / "noisy"), "--out", "mine-int8", "--steps", "120", "--minutes",
+                 "5", "--patch", "64", "--lr", "2e-3", "--run-dir", str(tmp_path / "run"),
+                 "--threads", "1"]) == 0
+    mine = {m.name: m for m in discover_models()}["mine-int8"]
+    assert mine.metadata["precision"] == "int8"
+    assert "learnt in training" in json.loads(mine.metadata["quantization"])["ranges"]
+    assert "Fine-tuned from tiny" in mine.description
+    state = checkpoint.load(tmp_path / "run" / "last.pt")
+    assert len(state["qat_ranges"]) == len(start)
+    assert not np.allclose(state["qat_ranges"], start)  # learnt on: they moved
+    assert mean_psnr(mine.path, tmp_path / "noisy", cleans) > before + 2.5
+    net = checkpoint.model_from(state).eval()
+    rounding_for(net, state)
+    x = next(iter(sorted((tmp_path / "noisy").glob("*.png"))))
+    feed = np.asarray(Image.open(x), np.float32).transpose(2, 0, 1)[None] / 255.0
+    sigma = np.full((1, 1, *feed.shape[2:]), SIGMA / 255.0, np.float32)
+    int8 = ort.InferenceSession(str(mine.path), providers=["CPUExecutionProvider"]).run(
+        None, {"noisy": feed, "sigma": sigma})[0]
+    with torch.no_grad():
+        rounded = net(torch.from_numpy(feed), torch.from_numpy(sigma)).numpy()
+    clean = cleans[0].transpose(2, 0, 1)[None]
+    # the int8 graph denoises as well as the rounded network it was adapted as
+    assert psnr(clean, np.clip(int8, 0, 1)) == pytest.approx(
+        psnr(clean, np.clip(rounded, 0, 1)), abs=0.2)
+
+
+def test_int8_adaptations_are_quantised_as_the_shipped_colour_model_was():
+    shipped = Path(__file__).resolve().parents[2] / "resources" / "models" / "ae-color.onnx"
+    settings = json.loads(load_model_info(shipped).metadata["quantization"])
+    assert {k: settings[k] for k in INT8_EXPORT} == INT8_EXPORT
+
+
+def mean_psnr_of_inputs(folder, cleans):
+    return float(np.mean([psnr(c, np.asarray(Image.open(p), np.float32) / 255.0)
+                          for p, c in zip(sorted(folder.glob("*.png")), cleans)]))
 
 
 def test_an_onnx_model_without_a_checkpoint_is_refused_clearly(tmp_path, color_model):
