@@ -167,11 +167,8 @@ def rounding_for(model: torch.nn.Module, state: dict[str, Any]) -> qat.Rounding 
     cfg = _int8_training(state)
     if not cfg:
         return None
-    rounding = qat.Rounding(model, model, [], 0, bool(cfg.get("learn_ranges")),
-                            bool(cfg.get("float_adds")), bool(cfg.get("reduce_range")),
-                            cfg.get("float_layers", ()))
-    rounding.load(state["qat_ranges"])
-    return rounding
+    # no training pictures here to measure ranges on: the checkpoint's are loaded and kept
+    return qat.from_config(cfg, model, model, [], state["qat_ranges"], every=0)
 
 
 def write_model(ckpt: Path, out: Path, state: dict[str, Any], calib: Path,

@@ -410,8 +410,18 @@ def setup(recipe: dict, data_root: Path, model: nn.Module, averaged: nn.Module,
     cfg = recipe["train"].get("qat")
     if not cfg:
         return None
-    feeds = calibration_set(data_root, recipe, model.multiple)
-    rounding = Rounding(model, averaged, feeds, int(cfg.get("calibrate_every", 250)),
+    return from_config(cfg, model, averaged, calibration_set(data_root, recipe, model.multiple),
+                       ranges)
+
+
+def from_config(cfg: dict, model: nn.Module, averaged: nn.Module,
+                feeds: Sequence[dict[str, np.ndarray]],
+                ranges: Sequence[Sequence[float] | None] | None = None,
+                every: int | None = None) -> Rounding:
+    """``Rounding`` for a recipe's ``train.qat`` settings (``setup``); ``every`` overrides
+    its ``calibrate_every`` (0: measured ranges stay as loaded)."""
+    rounding = Rounding(model, averaged, feeds,
+                        int(cfg.get("calibrate_every", 250)) if every is None else every,
                         bool(cfg.get("learn_ranges", False)), bool(cfg.get("float_adds", False)),
                         bool(cfg.get("reduce_range", False)), cfg.get("float_layers", ()))
     if ranges is not None:
