@@ -79,7 +79,9 @@ def test_progress_counts_every_tile(color_engine, noisy_rgb):
     assert total == 20
 
 
-def test_cancel_stops_between_tiles(color_engine, noisy_rgb):
+@pytest.mark.parametrize("threads", [1, 2])  # 2: tiles side by side
+def test_cancel_stops_between_tiles(color_model, noisy_rgb, threads):
+    eng = Engine(load_model_info(color_model), "cpu", threads)
     token, calls = CancelToken(), []
 
     def progress(done, total):
@@ -88,8 +90,9 @@ def test_cancel_stops_between_tiles(color_engine, noisy_rgb):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        color_engine.denoise(noisy_rgb, 10, tile=32, overlap=16, progress=progress, cancel=token)
+        eng.denoise(noisy_rgb, 10, tile=32, overlap=16, progress=progress, cancel=token)
     assert calls == [1, 2] and token.cancelled
+    assert eng.denoise(noisy_rgb, 10, tile=32, overlap=16).shape == noisy_rgb.shape
 
 
 def test_cancel_before_start(color_engine, noisy_rgb):
@@ -115,21 +118,6 @@ def test_one_tile_keeps_to_the_whole_session(color_model, noisy_rgb):
     two = Engine(load_model_info(color_model), "cpu", threads=2)
     two.denoise(noisy_rgb, 10)
     assert two._pair is None  # not even started
-
-
-def test_cancel_side_by_side_stops_between_tiles(color_model, noisy_rgb):
-    eng = Engine(load_model_info(color_model), "cpu", threads=2)
-    token, calls = CancelToken(), []
-
-    def progress(done, total):
-        calls.append(done)
-        if done == 2:
-            token.cancel()
-
-    with pytest.raises(Cancelled):
-        eng.denoise(noisy_rgb, 10, tile=32, overlap=16, progress=progress, cancel=token)
-    assert calls == [1, 2]
-    assert eng.denoise(noisy_rgb, 10, tile=32, overlap=16).shape == noisy_rgb.shape
 
 
 def test_model_failure_side_by_side_is_one_sentence(tmp_path, build, noisy_rgb):
