@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
 import os
 import queue
@@ -38,6 +39,7 @@ TileRun = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 TileFn = Callable[[np.ndarray, np.ndarray | None, Callable[[], None]], Sequence[np.ndarray]]
 
 _seed_lock = threading.Lock()
+SIDE_BY_SIDE_INT8_SHARE = 0.3  # see pays_side_by_side
 
 
 def available_devices() -> list[str]:
@@ -66,6 +68,26 @@ def _session_options(threads: int) -> ort.SessionOptions:
     opts.log_severity_level = 3  # warnings about initializers-as-inputs are noise to a user
     opts.add_session_config_entry("optimization.disable_specified_optimizers", "NhwcTransformer")
     return opts
+
+
+def pays_side_by_side(model: ModelInfo) -> bool:
+    """Whether two tiles at once, on half the threads each, beat one tile on all of them.
+
+    Why it depends on the graph: onnxruntime spreads a float32 convolution well over its
+    threads but leaves much of an int8 graph's quantising and dequantising on one, so the
+    second core idles where a second tile could use it. Measured on a 2-core AMD EPYC at
+    12 MP (``denoiser bench --sizes 12``, the models run both ways): ae-color, 96 of 138
+    nodes int8, 0.84 -> 1.14 MP/s; ae-photo-int8, 16 of 50, 1.85 -> 2.07; vae-gray-int8, 26
+    of 108, 0.88 -> 0.89; ae-gray-int8, 9 of 76, and the float32 models within a few hundredths.
+    Where it does not pay it still costs a second tile's memory (ae-gray-int8 +570 MB),
+    so graphs with less than ``SIDE_BY_SIDE_INT8_SHARE`` of their nodes in int8 keep to one.
+    """
+    try:
+        q = json.loads(model.metadata.get("quantization") or "{}")
+        int8, other = int(q.get("int8_nodes", 0)), int(q.get("float_nodes", 0))
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return int8 > 0 and int8 >= SIDE_BY_SIDE_INT8_SHARE * (int8 + other)
 
 
 class Engine:
@@ -128,15 +150,11 @@ class Engine:
 
     def _side_by_side(self, seeded: bool) -> list[ort.InferenceSession]:
         """Two CPU sessions with half the threads each, to run two tiles at once; none where
-        that does not apply (one thread, a GPU, or seeded sampling, whose draws must come in
-        one order). Started on first use: a picture of one tile never needs them.
-
-        Why: on a 2-core AMD EPYC, ae-color ran a 12 MP picture at 1.10-1.14 MP/s on two
-        one-thread sessions against 0.90-0.93 on one two-thread session: the network's
-        small convolutions split badly across threads, and the blending of one tile overlaps
-        the next tile's run.
+        that does not pay (see ``pays_side_by_side``) or does not apply (one thread, a GPU,
+        or seeded sampling, whose draws must come in one order). Started on first use: a
+        picture of one tile never needs them.
         """
-        if seeded or self.threads < 2 or self.device != "cpu":
+        if seeded or self.threads < 2 or self.device != "cpu" or not pays_side_by_side(self.model):
             return []
         with self._pair_lock:
             if self._pair is None:

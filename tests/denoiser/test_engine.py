@@ -79,8 +79,14 @@ def test_progress_counts_every_tile(color_engine, noisy_rgb):
     assert total == 20
 
 
+@pytest.fixture
+def side_by_side(monkeypatch):
+    """Every model runs its tiles side by side when it has the threads (an int8 graph's way)."""
+    monkeypatch.setattr(engine_mod, "pays_side_by_side", lambda model: True)
+
+
 @pytest.mark.parametrize("threads", [1, 2])  # 2: tiles side by side
-def test_cancel_stops_between_tiles(color_model, noisy_rgb, threads):
+def test_cancel_stops_between_tiles(color_model, noisy_rgb, threads, side_by_side):
     eng = Engine(load_model_info(color_model), "cpu", threads)
     token, calls = CancelToken(), []
 
@@ -102,7 +108,8 @@ def test_cancel_before_start(color_engine, noisy_rgb):
         color_engine.denoise(noisy_rgb, 10, cancel=token)
 
 
-def test_two_threads_run_tiles_side_by_side_with_the_same_output(color_model, noisy_rgb):
+def test_two_threads_run_tiles_side_by_side_with_the_same_output(color_model, noisy_rgb,
+                                                                  side_by_side):
     """Two threads run two tiles at once on two one-thread sessions, blended in order."""
     one = Engine(load_model_info(color_model), "cpu", threads=1)
     two = Engine(load_model_info(color_model), "cpu", threads=2)
@@ -114,19 +121,41 @@ def test_two_threads_run_tiles_side_by_side_with_the_same_output(color_model, no
     assert len(two._pair) == 2 and one._pair is None
 
 
-def test_one_tile_keeps_to_the_whole_session(color_model, noisy_rgb):
+def test_one_tile_keeps_to_the_whole_session(color_model, noisy_rgb, side_by_side):
     two = Engine(load_model_info(color_model), "cpu", threads=2)
     two.denoise(noisy_rgb, 10)
     assert two._pair is None  # not even started
 
 
-def test_model_failure_side_by_side_is_one_sentence(tmp_path, build, noisy_rgb):
+def test_a_float_graph_keeps_to_one_session(color_model, noisy_rgb):
+    two = Engine(load_model_info(color_model), "cpu", threads=2)
+    two.denoise(noisy_rgb, 10, tile=32, overlap=16)
+    assert two._pair is None
+
+
+@pytest.mark.parametrize("quantization,pays", [
+    (None, False),
+    ({"int8_nodes": 96, "float_nodes": 42}, True),  # ae-color 0.15.0
+    ({"int8_nodes": 16, "float_nodes": 34}, True),  # ae-photo-int8 0.4.0
+    ({"int8_nodes": 9, "float_nodes": 67}, False),  # ae-gray-int8 0.14.0
+    ({"format": "QDQ"}, False),
+    ("not json", False),
+])
+def test_int8_graphs_run_side_by_side(tmp_path, build, quantization, pays):
+    meta = dict(build.color_meta)
+    if quantization is not None:
+        meta["quantization"] = quantization
+    info = load_model_info(build.mean(tmp_path / "m.onnx", 3, meta=meta))
+    assert engine_mod.pays_side_by_side(info) is pays
+
+
+def test_model_failure_side_by_side_is_one_sentence(tmp_path, build, noisy_rgb, side_by_side):
     eng = Engine(load_model_info(build.shrinking(tmp_path / "shrink.onnx")), "cpu", 2)
     with pytest.raises(ModelError, match="returned shape"):
         eng.denoise(noisy_rgb, 10, tile=32, overlap=16)
 
 
-def test_seeded_samples_keep_one_order_with_two_threads(vae_path, noisy_rgb):
+def test_seeded_samples_keep_one_order_with_two_threads(vae_path, noisy_rgb, side_by_side):
     eng = Engine(load_model_info(vae_path), "cpu", 2)
     a = eng.denoise(noisy_rgb, 20, temperature=1.0, seed=3, tile=32, overlap=16)
     b = eng.denoise(noisy_rgb, 20, temperature=1.0, seed=3, tile=32, overlap=16)
