@@ -1,8 +1,9 @@
 """Inference: an onnxruntime session per model and device, run tile by tile.
 
-Why tiles: memory stays bounded by one tile's activations whatever the photo size, and a
-GUI worker can report progress and be cancelled between tiles (see denoiser.tiling for
-the layout and the blend). The engine never imports Qt or torch.
+Why tiles: memory stays bounded by one tile's activations (two, for graphs that run two
+tiles at once) whatever the photo size, and a GUI worker can report progress and be
+cancelled between tiles (see denoiser.tiling for the layout and the blend). The engine
+never imports Qt or torch.
 """
 
 from __future__ import annotations
