@@ -56,7 +56,8 @@ def _session_options(threads: int) -> ort.SessionOptions:
     - The memory arena stays on: every tile of an image has one shape, so the arena hands
       the same blocks back tile after tile (turning it off changed nothing measurable).
     - Sequential execution (the default): the graph is a chain, parallel mode only adds
-      scheduling. One intra-op thread per core.
+      scheduling. One intra-op thread per core, shared out between the two sessions of
+      tiles run side by side.
     - No saved optimised model: the session starts in about 0.1 s of CPU and a saved
       ENABLE_ALL graph, which is tied to the CPU it was made on, saved about half of that.
     - No NHWC pass for int8 convolutions: in a graph whose additions stay float32 (ae-color 0.11.0)
@@ -74,14 +75,16 @@ def _session_options(threads: int) -> ort.SessionOptions:
 def pays_side_by_side(model: ModelInfo) -> bool:
     """Whether two tiles at once, on half the threads each, beat one tile on all of them.
 
-    Why it depends on the graph: onnxruntime spreads a float32 convolution well over its
-    threads but leaves much of an int8 graph's quantising and dequantising on one, so the
-    second core idles where a second tile could use it. Measured on a 2-core AMD EPYC at
-    12 MP (``denoiser bench --sizes 12``, the models run both ways): ae-color, 96 of 138
-    nodes int8, 0.84 -> 1.14 MP/s; ae-photo-int8, 16 of 50, 1.85 -> 2.07; vae-gray-int8, 26
-    of 108, 0.88 -> 0.89; ae-gray-int8, 9 of 76, and the float32 models within a few hundredths.
-    Where it does not pay it still costs a second tile's memory (ae-gray-int8 +570 MB),
-    so graphs with less than ``SIDE_BY_SIDE_INT8_SHARE`` of their nodes in int8 keep to one.
+    Why it depends on the graph: onnxruntime spreads an int8 graph's many elementwise steps
+    between convolutions over threads less well than the convolutions themselves. On one
+    1024 px tile of ae-color (``benchmarks/op_profile.py``), from one thread to two the
+    convolutions ran 1.9 times as fast, the additions 1.7, quantising 1.6, and dequantising
+    no faster at all. Measured on a 2-core AMD EPYC at 12 MP (``denoiser bench --sizes
+    12``, each model run both ways): ae-color, 96 of 138 nodes int8, 0.84 -> 1.14 MP/s;
+    ae-photo-int8, 16 of 50, 1.85 -> 2.07; vae-gray-int8, 26 of 108, 0.88 -> 0.89;
+    ae-gray-int8, 9 of 76, and the float32 models within a few hundredths. Where it does
+    not pay it still costs a second tile's memory (ae-gray-int8 +570 MB), so graphs with
+    less than ``SIDE_BY_SIDE_INT8_SHARE`` of their nodes in int8 keep to one tile at a time.
     """
     try:
         q = json.loads(model.metadata.get("quantization") or "{}")
