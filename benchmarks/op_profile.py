@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--json", type=Path)
+    argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
     feeds = feeds_for(args.model, args.size)
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(
             {"model": str(args.model), "size": args.size, "ms_by_threads": rows,
-             "machine": machine_info(), "command": " ".join(sys.argv)}, indent=2))
+             "machine": machine_info(),
+             "command": " ".join(["python benchmarks/op_profile.py", *argv])}, indent=2))
     return 0
 
 
