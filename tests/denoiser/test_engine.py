@@ -121,6 +121,46 @@ def test_two_threads_run_tiles_side_by_side_with_the_same_output(color_model, no
     assert len(two._pair) == 2 and one._pair is None
 
 
+class _Spy:
+    """A session that records the run options of each run and passes the run on."""
+
+    def __init__(self, session):
+        self.session, self.options = session, []
+
+    def run(self, outputs, feed, options=None):
+        self.options.append(options)
+        return self.session.run(outputs, feed, options)
+
+
+def test_side_by_side_sessions_free_their_tile_memory_after_a_picture(color_model, noisy_rgb,
+                                                                       side_by_side):
+    eng = Engine(load_model_info(color_model), "cpu", threads=2)
+    eng.denoise(noisy_rgb, 10, tile=32, overlap=16)
+    eng._pair = [_Spy(s) for s in eng._pair]
+    eng.denoise(noisy_rgb, 10, tile=32, overlap=16)
+    for spy in eng._pair:
+        assert spy.options[-1] is engine_mod._SHRINK  # the last run, after all the tiles
+        assert spy.options[:-1] and all(o is None for o in spy.options[:-1])
+    config = engine_mod._SHRINK.get_run_config_entry("memory.enable_memory_arena_shrinkage")
+    assert config == "cpu:0"
+
+
+class _FailingRelease(_Spy):
+    def run(self, outputs, feed, options=None):
+        if options is engine_mod._SHRINK:
+            raise RuntimeError("arena busy")
+        return super().run(outputs, feed, options)
+
+
+def test_a_failed_release_only_warns(color_model, noisy_rgb, side_by_side, caplog):
+    eng = Engine(load_model_info(color_model), "cpu", threads=2)
+    expected = eng.denoise(noisy_rgb, 10, tile=32, overlap=16)
+    eng._pair = [_FailingRelease(s) for s in eng._pair]
+    out = eng.denoise(noisy_rgb, 10, tile=32, overlap=16)
+    np.testing.assert_array_equal(out, expected)
+    assert "could not free ae-color's tile memory: arena busy" in caplog.text
+
+
 def test_one_tile_keeps_to_the_whole_session(color_model, noisy_rgb, side_by_side):
     two = Engine(load_model_info(color_model), "cpu", threads=2)
     two.denoise(noisy_rgb, 10)
