@@ -163,6 +163,8 @@ class RunLog:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "log.csv"
         new = not path.exists()
+        if not new:
+            _drop_rows_after(path, step)
         self.file = open(path, "a", newline="")
         self.writer = csv.writer(self.file)
         if new:
@@ -189,6 +191,19 @@ class RunLog:
         if self.enabled:
             self.bar.close()
             self.file.close()
+
+
+def _drop_rows_after(path: Path, step: int) -> None:
+    """Drop the log rows past the checkpoint a run resumes from: a run stopped between
+    checkpoints logged steps that the resumed run does again, and the curves would show both."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = [r for r in rows if not (r and r[0].isdigit() and int(r[0]) > step)]
+    if len(kept) < len(rows):
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
+        tmp.replace(path)
 
 
 def resume(last: Path, model, ema, opt, gen: torch.Generator,

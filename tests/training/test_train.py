@@ -79,6 +79,20 @@ def test_resume_continues_from_checkpoint(tmp_path, image_root, tiny_recipe):
     assert net(torch.rand(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)).shape == (1, 3, 32, 32)
 
 
+def test_resume_drops_log_rows_past_the_checkpoint(tmp_path, image_root, tiny_recipe):
+    out = tmp_path / "run"
+    tiny_recipe["train"]["steps"] = 20
+    train(tiny_recipe, out, image_root, max_minutes=None, threads=1)
+    with open(out / "log.csv", "a", newline="") as f:  # logged, then stopped before a checkpoint
+        csv.writer(f).writerow([30, 1.0, "1e-4", 99.0, 99.0, 0, ""])
+    tiny_recipe["train"]["steps"] = 30
+    train(tiny_recipe, out, image_root, max_minutes=None, threads=1)
+    rows = read_log(out / "log.csv")
+    steps = [int(r["step"]) for r in rows]
+    assert steps == sorted(set(steps)) and steps[-1] == 30
+    assert all(float(r["loss"]) != 99.0 for r in rows)
+
+
 def test_time_budget_stops_and_checkpoints(tmp_path, image_root, tiny_recipe):
     out = tmp_path / "run"
     result = train(tiny_recipe, out, image_root, max_minutes=1e-9, threads=1)
