@@ -8,7 +8,8 @@ pixels square with the engine's session options, the layouts taking turns so tha
 in the machine's load touches them alike; the best of ``--repeat`` runs is kept. Choose a
 design within ae-color's 1 MP/s budget with it; run it on an idle machine. ``--int8`` also
 times each layout with every layer but the stem and tail quantised, as a network trained for
-it (``training.qat``) ships.
+it (``training.qat``) ships; ``--float-scale 1`` keeps a full-resolution level (``u1``) in
+float32 as well, which is where rounding costs such a network most of its quality.
 """
 
 from __future__ import annotations
@@ -53,18 +54,19 @@ def parse_layout(text: str) -> dict:
     return layout
 
 
-def session(layout: dict, channels: int, threads: int, path: Path,
-            int8: bool = False, float_adds: bool = False) -> ort.InferenceSession:
+def session(layout: dict, channels: int, threads: int, path: Path, int8: bool = False,
+            float_adds: bool = False, float_scale: float = 2.0) -> ort.InferenceSession:
     net = build("unet_ae", channels=channels, **layout).eval()
     export_graph(net, path)
     if int8:  # every layer but the ends, as a quantisation-aware model ships (training.qat)
-        path = quantised(path, channels, float_adds)
+        path = quantised(path, channels, float_adds, float_scale)
     return ort.InferenceSession(str(path), _session_options(threads),
                                 providers=["CPUExecutionProvider"])
 
 
-def quantised(path: Path, channels: int, float_adds: bool = False) -> Path:
-    """``path`` as ``training.quantize --float-scale 2 --float-ends [--float-adds]`` writes
+def quantised(path: Path, channels: int, float_adds: bool = False,
+              float_scale: float = 2.0) -> Path:
+    """``path`` as ``training.quantize --float-scale F --float-ends [--float-adds]`` writes
     it; the calibration crops are random, which does not change the speed."""
     from training.quantize import quantize_static_int8
 
@@ -72,8 +74,8 @@ def quantised(path: Path, channels: int, float_adds: bool = False) -> Path:
     feeds = [{"noisy": rng.random((1, channels, 64, 64), dtype=np.float32),
               "sigma": np.full((1, 1, 64, 64), 0.1, np.float32)} for _ in range(2)]
     out = path.with_suffix(".int8.onnx")
-    quantize_static_int8(path, out, feeds, "minmax", True, False, 2.0, float_ends=True,
-                         float_adds=float_adds)
+    quantize_static_int8(path, out, feeds, "minmax", True, False, float_scale,
+                         float_ends=True, float_adds=float_adds)
     return out
 
 
@@ -88,16 +90,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="also time each layout quantised to int8 in every layer but the ends")
     p.add_argument("--float-adds", action="store_true",
                    help="with --int8: the additions in float32 (training.quantize --float-adds)")
+    p.add_argument("--float-scale", type=float, default=2.0, metavar="F",
+                   help="with --int8: layers at F times the input's resolution or finer stay "
+                        "float32 (training.quantize --float-scale; default 2, the ends only)")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     rng = np.random.default_rng(0)
     noisy = rng.random((1, args.channels, args.size, args.size), dtype=np.float32)
     sigma = np.full((1, 1, args.size, args.size), 25 / 255, np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        kinds = [("", False), (" int8", True)] if args.int8 else [("", False)]
+        tag8 = " int8" if args.float_scale == 2.0 else f" int8 fs{args.float_scale:g}"
+        kinds = [("", False), (tag8, True)] if args.int8 else [("", False)]
         sessions = {t + tag: session(parse_layout(t), args.channels, args.threads,
-                                     Path(tmp) / f"{i}{tag.strip()}.onnx", int8,
-                                     args.float_adds)
+                                     Path(tmp) / f"{i}{tag.strip().replace(' ', '-')}.onnx",
+                                     int8, args.float_adds, args.float_scale)
                     for i, t in enumerate(args.layout) for tag, int8 in kinds}
         names = [i.name for i in next(iter(sessions.values())).get_inputs()]
         feeds = dict(zip(names, (noisy, sigma)))
