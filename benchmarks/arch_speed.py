@@ -58,7 +58,7 @@ def session(layout: dict, channels: int, threads: int, path: Path, int8: bool = 
             float_adds: bool = False, float_scale: float = 2.0) -> ort.InferenceSession:
     net = build("unet_ae", channels=channels, **layout).eval()
     export_graph(net, path)
-    if int8:  # every layer but the ends, as a quantisation-aware model ships (training.qat)
+    if int8:  # as a quantisation-aware model ships (training.qat); float_scale: see main
         path = quantised(path, channels, float_adds, float_scale)
     return ort.InferenceSession(str(path), _session_options(threads),
                                 providers=["CPUExecutionProvider"])
