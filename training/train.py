@@ -53,10 +53,16 @@ def learning_rate(step: int, cfg: dict[str, Any], elapsed: float = 0.0) -> float
     return lr * min(1.0, (since + 1) / cfg["warmup"])
 
 
+def training_folder(data_root: Path, name: str) -> Path:
+    """``name`` in the data root, or else a folder the project builds (``build/...``)."""
+    shared = data_root / name
+    return shared if shared.is_dir() or not Path(name).is_dir() else Path(name)
+
+
 def make_data(recipe: dict[str, Any], data_root: Path):
     """Training sampler and the held-in validation crops (the last images of the first folder)."""
     d, channels = recipe["data"], recipe["arch"]["channels"]
-    folders = [data_root / f for f in d["train"]]
+    folders = [training_folder(data_root, f) for f in d["train"]]
     holdout = list_images(folders[0])[-d.get("val_holdout", 4):]
     noise = None
     if "camera_noise" in d:  # YAML lists become the tuples NoiseParams holds
