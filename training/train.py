@@ -169,8 +169,8 @@ class RunLog:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "log.csv"
         new = not path.exists()
-        if not new:
-            _drop_rows_after(path, step)
+        if not new:  # seconds go on from the sitting before, so the log times the whole run
+            self.t0 -= _drop_rows_after(path, step)
         self.file = open(path, "a", newline="")
         self.writer = csv.writer(self.file)
         if new:
@@ -199,9 +199,10 @@ class RunLog:
             self.file.close()
 
 
-def _drop_rows_after(path: Path, step: int) -> None:
+def _drop_rows_after(path: Path, step: int) -> float:
     """Drop the log rows past the checkpoint a run resumes from: a run stopped between
-    checkpoints logged steps that the resumed run does again, and the curves would show both."""
+    checkpoints logged steps that the resumed run does again, and the curves would show both.
+    Return the seconds of the last row kept (0 if none)."""
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     kept = [r for r in rows if not (r and r[0].isdigit() and int(r[0]) > step)]
@@ -210,6 +211,8 @@ def _drop_rows_after(path: Path, step: int) -> None:
         with open(tmp, "w", newline="") as f:
             csv.writer(f).writerows(kept)
         tmp.replace(path)
+    logged = [float(r[1]) for r in kept if r and r[0].isdigit()]
+    return logged[-1] if logged else 0.0
 
 
 def resume(last: Path, model, ema, opt, gen: torch.Generator,

@@ -93,6 +93,21 @@ def test_resume_drops_log_rows_past_the_checkpoint(tmp_path, image_root, tiny_re
     assert all(float(r["loss"]) != 99.0 for r in rows)
 
 
+def test_resumed_log_times_the_whole_run(tmp_path, image_root, tiny_recipe):
+    out = tmp_path / "run"
+    tiny_recipe["train"]["steps"] = 20
+    train(tiny_recipe, out, image_root, max_minutes=None, threads=1)
+    with open(out / "log.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    rows[-1][1] = "1000.0"  # the first sitting took 1000 s to step 20
+    with open(out / "log.csv", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    tiny_recipe["train"]["steps"] = 30
+    train(tiny_recipe, out, image_root, max_minutes=None, threads=1)
+    seconds = [float(r["seconds"]) for r in read_log(out / "log.csv")]
+    assert seconds == sorted(seconds) and 1000.0 < seconds[-1] < 1000.0 + 600
+
+
 def test_time_budget_stops_and_checkpoints(tmp_path, image_root, tiny_recipe):
     out = tmp_path / "run"
     result = train(tiny_recipe, out, image_root, max_minutes=1e-9, threads=1)
