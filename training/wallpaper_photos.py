@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from training.data import rescaled
+
 LONG_SIDE = 1280  # pixels on the long side after reduction, at most
 TILE = (480, 320)  # BSD's picture size, landscape (width, height)
 DEFAULT_OUT = Path("build/wallpaper-photos")  # the name recipes give it
@@ -66,11 +68,9 @@ def fetch(packages: list[str], root: Path) -> None:
             subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
 
 
-def reduced(im: Image.Image) -> Image.Image:
+def reduced(im: Image.Image) -> np.ndarray:
     """The picture at half its size or less, at most ``LONG_SIDE`` on its long side."""
-    scale = min(0.5, LONG_SIDE / max(im.size))
-    size = (round(im.width * scale), round(im.height * scale))
-    return im.convert("RGB").resize(size, Image.BICUBIC)
+    return rescaled(np.asarray(im.convert("RGB")), min(0.5, LONG_SIDE / max(im.size)))
 
 
 def tiles(arr: np.ndarray, size: tuple[int, int] = TILE) -> list[np.ndarray]:
@@ -97,7 +97,7 @@ def build(source: Path, out: Path) -> list[Path]:
     for package, paths in PHOTOS.items():
         for rel in paths:
             with Image.open(source / rel) as im:
-                arr = np.asarray(reduced(im))
+                arr = reduced(im)
             for k, tile in enumerate(tiles(arr)):
                 path = out / f"{package}-{_name(rel)}-{k:02d}.png"
                 Image.fromarray(np.ascontiguousarray(tile)).save(path)

@@ -37,7 +37,7 @@ def test_a_picture_smaller_than_a_tile_stays_whole():
 @pytest.mark.parametrize("size, expected", [((3000, 2000), (1280, 853)),
                                             ((1600, 1200), (800, 600))])
 def test_reduction_is_at_least_half_and_at_most_the_long_side(size, expected):
-    assert wp.reduced(Image.new("RGB", size)).size == expected
+    assert wp.reduced(Image.new("RGB", size)).shape == (expected[1], expected[0], 3)
 
 
 def test_build_writes_tiles_named_after_package_and_picture(tmp_path, monkeypatch):
