@@ -57,3 +57,16 @@ def test_load_meter_reports_other_processes_cores():
         assert load.cores is None
     else:
         assert 0.0 <= load.cores <= (os.cpu_count() or 1) + 0.5
+
+
+def test_machine_names_the_cpus_int8_instructions():
+    """Two CPUs with one model name can differ threefold in int8 speed: the page says which."""
+    info = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 fma\n"
+    assert bench.cpu_description(info) == "AMD EPYC (AVX2, no VNNI)"
+    vnni = info.replace("fma", "fma avx512f avx512_vnni")
+    assert bench.cpu_description(vnni) == "AMD EPYC (AVX-512 VNNI)"
+    assert bench.cpu_description(vnni.replace("fma", "fma amx_int8")) == "AMD EPYC (AMX)"
+    assert bench.int8_instructions({"avx2", "avx_vnni"}) == "AVX-VNNI"
+    assert bench.int8_instructions({"sse4_2"}) == "no AVX2"
+    assert bench.cpu_description("model name\t: Some CPU\n") == "Some CPU"  # no flags line
+    assert bench.cpu_description("Hardware\t: arm\n") == ""

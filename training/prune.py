@@ -1,0 +1,127 @@
+"""Make a trained U-Net cheaper by dropping the residual blocks it needs least.
+
+Why: a network trained for hours on a CPU whose int8 kernels are fast can be too slow where
+they are not, and a shallower network started from the deep one's weights recovers in a
+short fine-tune what one trained from scratch needs hours for. Each residual block is a skip
+plus a correction, so bypassing one leaves a working network; the blocks kept in each stage
+are the ones whose bypass costs the most validation PSNR (held-in images, several noise
+levels), renumbered in their order. The result is a checkpoint for a recipe's ``init``:
+
+    python -m training.prune --checkpoint CK --blocks 4-2-1-1 --out training/checkpoints/X.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from training import checkpoint
+from training.archs.blocks import ResBlock
+from training.data import list_images, validation_set
+from training.train import training_folder, validate
+
+STAGES = ("enc", "dec")  # per level; the bottleneck ("mid") stage is kept whole
+
+
+def _stages(level_count: int) -> list[tuple[str, int]]:
+    """(stage name, level) of every encoder and decoder stage above the bottleneck."""
+    return [(s, lv) for lv in range(level_count) for s in STAGES]
+
+
+def block_losses(model: torch.nn.Module, vals: Sequence[tuple]) -> dict[str, float]:
+    """Mean validation PSNR lost when each encoder or decoder residual block is bypassed."""
+    base, losses, body = _mean_psnr(model, vals), {}, model.body
+    for name, level in _stages(len(body.enc)):
+        stage = getattr(body, name)[level]
+        for i, block in enumerate(stage):
+            assert isinstance(block, ResBlock)
+            stage[i] = torch.nn.Identity()
+            losses[f"{name}.{level}.{i}"] = base - _mean_psnr(model, vals)
+            stage[i] = block
+    return losses
+
+
+@torch.no_grad()
+def _mean_psnr(model: torch.nn.Module, vals: Sequence[tuple]) -> float:
+    return sum(validate(model, v) for v in vals) / len(vals)
+
+
+def kept_blocks(losses: dict[str, float], blocks: Sequence[int]) -> dict[str, list[int]]:
+    """Per stage, the indices (in order) of the ``blocks[level]`` blocks that cost most to lose."""
+    kept = {}
+    for key in {k.rsplit(".", 1)[0] for k in losses}:
+        level = int(key.split(".")[1])
+        ranked = sorted((k for k in losses if k.rsplit(".", 1)[0] == key),
+                        key=lambda k: losses[k], reverse=True)
+        kept[key] = sorted(int(k.rsplit(".", 1)[1]) for k in ranked[: blocks[level]])
+    return kept
+
+
+def pruned_state(state: dict, kept: dict[str, list[int]], blocks: Sequence[int]) -> dict:
+    """A compact checkpoint of the network with only the ``kept`` blocks, renumbered."""
+    weights = state.get("ema") or state["model"]
+    out = {}
+    for name, t in weights.items():
+        parts = name.split(".")  # body.enc.0.3.body.0.weight
+        stage = ".".join(parts[1:3])
+        if parts[1] in STAGES and stage in kept:
+            old = int(parts[3])
+            if old not in kept[stage]:
+                continue
+            parts[3] = str(kept[stage].index(old))
+        out[".".join(parts)] = t
+    arch = {**state["arch"], "blocks": list(blocks)}
+    small = {k: v for k, v in state.items()
+             if k not in ("optimizer", "model", "ema", "qat_ranges", "arch")}
+    small.update(arch=arch, model=out, ema=out, pruned_from=dict(kept))
+    return small
+
+
+def prune(state: dict, blocks: Sequence[int], holdout: Sequence[Path],
+          sigmas: Sequence[float] = (15, 25, 50)) -> tuple[dict, dict[str, float]]:
+    """(pruned checkpoint, PSNR lost per bypassed block) for the layout ``blocks``."""
+    model = checkpoint.model_from(state)
+    if len(blocks) != len(state["arch"]["blocks"]) or blocks[-1] != state["arch"]["blocks"][-1]:
+        raise ValueError("prune keeps the levels and the bottleneck stage: "
+                         f"{list(blocks)} against {state['arch']['blocks']}")
+    if any(b > a for a, b in zip(state["arch"]["blocks"], blocks)):
+        raise ValueError(f"cannot prune {state['arch']['blocks']} to more blocks {list(blocks)}")
+    channels = state["arch"]["channels"]
+    vals = [validation_set(holdout, channels, sigma=s) for s in sigmas]
+    losses = block_losses(model, vals)
+    return pruned_state(state, kept_blocks(losses, blocks), blocks), losses
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--blocks", required=True, help="blocks per level, e.g. 4-2-1-1")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    state = checkpoint.load(args.checkpoint)
+    recipe_data = state["recipe"]["data"]
+    folder = training_folder(args.data_root, recipe_data["train"][0])
+    holdout = list_images(folder)[-recipe_data.get("val_holdout", 4):]
+    blocks = [int(b) for b in args.blocks.split("-")]
+    small, losses = prune(state, blocks, holdout)
+    for k, v in sorted(losses.items(), key=lambda kv: -kv[1]):
+        print(f"{k:10s} {v:7.3f} dB{'  kept' if _is_kept(k, small['pruned_from']) else ''}")
+    checkpoint.save(args.out, small)
+    print(f"wrote {args.out}: blocks {blocks}", file=sys.stderr)
+    return 0
+
+
+def _is_kept(key: str, kept: dict[str, list[int]]) -> bool:
+    stage, i = key.rsplit(".", 1)
+    return int(i) in kept.get(stage, [])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
