@@ -62,7 +62,9 @@ def kept_blocks(losses: dict[str, float], blocks: Sequence[int]) -> dict[str, li
 
 
 def pruned_state(state: dict, kept: dict[str, list[int]], blocks: Sequence[int]) -> dict:
-    """A compact checkpoint of the network with only the ``kept`` blocks, renumbered."""
+    """A compact checkpoint of the network with only the ``kept`` blocks, renumbered; the
+    source's int8 ranges and best validation score, which were not this network's, are left
+    out."""
     weights = state.get("ema") or state["model"]
     out = {}
     for name, t in weights.items():
@@ -76,7 +78,7 @@ def pruned_state(state: dict, kept: dict[str, list[int]], blocks: Sequence[int])
         out[".".join(parts)] = t
     arch = {**state["arch"], "blocks": list(blocks)}
     small = {k: v for k, v in state.items()
-             if k not in ("optimizer", "model", "ema", "qat_ranges", "arch")}
+             if k not in ("optimizer", "model", "ema", "qat_ranges", "arch", "best_psnr")}
     small.update(arch=arch, model=out, ema=out, pruned_from=dict(kept))
     return small
 
@@ -84,13 +86,12 @@ def pruned_state(state: dict, kept: dict[str, list[int]], blocks: Sequence[int])
 def prune(state: dict, blocks: Sequence[int], holdout: Sequence[Path],
           sigmas: Sequence[float] = (15, 25, 50)) -> tuple[dict, dict[str, float]]:
     """(pruned checkpoint, PSNR lost per bypassed block) for the layout ``blocks``."""
-    model = checkpoint.model_from(state)
     if len(blocks) != len(state["arch"]["blocks"]) or blocks[-1] != state["arch"]["blocks"][-1]:
         raise ValueError("prune keeps the levels and the bottleneck stage: "
                          f"{list(blocks)} against {state['arch']['blocks']}")
     if any(b > a for a, b in zip(state["arch"]["blocks"], blocks)):
         raise ValueError(f"cannot prune {state['arch']['blocks']} to more blocks {list(blocks)}")
-    channels = state["arch"]["channels"]
+    model, channels = checkpoint.model_from(state), state["arch"]["channels"]
     vals = [validation_set(holdout, channels, sigma=s) for s in sigmas]
     losses = block_losses(model, vals)
     return pruned_state(state, kept_blocks(losses, blocks), blocks), losses

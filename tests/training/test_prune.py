@@ -32,7 +32,7 @@ def deep_state() -> dict:
             last.bias.zero_()
     weights = net.state_dict()
     return {"arch": dict(ARCH), "model": weights, "ema": weights, "step": 7,
-            "recipe": {"data": {"train": ["x"]}}, "qat_ranges": [1.0]}
+            "recipe": {"data": {"train": ["x"]}}, "qat_ranges": [1.0], "best_psnr": 30.0}
 
 
 def holdout(tmp_path) -> list:
@@ -50,7 +50,7 @@ def test_idle_blocks_cost_nothing_and_are_dropped(tmp_path):
     for key in IDLE:
         assert losses[key] == pytest.approx(0.0, abs=1e-4)
     assert small["arch"]["blocks"] == [2, 1, 1]
-    assert "qat_ranges" not in small and small["step"] == 7
+    assert "qat_ranges" not in small and "best_psnr" not in small and small["step"] == 7
     for stage, kept in small["pruned_from"].items():  # each stage keeps its costliest blocks
         level = int(stage.split(".")[1])
         lost = {i: losses[f"{stage}.{i}"] for i in range(ARCH["blocks"][level])}
