@@ -12,6 +12,7 @@ import onnx.numpy_helper
 import pytest
 import torch
 
+from denoiser.bench import int8_instructions
 from training import checkpoint, qat
 from training.archs import build
 from training.train import train
@@ -48,7 +49,7 @@ def _u8s8_saturates() -> bool:
         flags = set(Path("/proc/cpuinfo").read_text().split())
     except OSError:
         return False
-    return "avx2" in flags and not flags & {"avx512_vnni", "avx_vnni", "amx_int8"}
+    return int8_instructions(flags).endswith("no VNNI")
 
 
 FULL_RANGE = pytest.mark.skipif(_u8s8_saturates(), reason="full-range int8 weights saturate "
