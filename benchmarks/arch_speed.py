@@ -39,7 +39,8 @@ def parse_layout(text: str) -> dict:
     a further part '16x2' adds a full-resolution head of 16 channels and two blocks, 'u1'
     sets the stem's pixel-unshuffle factor (2 unless given: the shipped models' stem), 'a2-1'
     adds two window-attention blocks to the finest level's encoder and decoder and one to the
-    next, 'w8' sets their window and 'h2' their heads (training.archs.attention)."""
+    next, 'w8' sets their window and 'h2' their heads (training.archs.attention), 'n16-32-64-128'
+    narrows the middle of each level's residual blocks to those widths."""
     widths, blocks, *extra = text.split("/")
     layout = {"widths": [int(w) for w in widths.split("-")],
               "blocks": [int(b) for b in blocks.split("-")], "unshuffle": 2}
@@ -48,6 +49,8 @@ def parse_layout(text: str) -> dict:
             layout[{"u": "unshuffle", "w": "window", "h": "heads"}[part[0]]] = int(part[1:])
         elif part.startswith("a"):
             layout["attention"] = [int(n) for n in part[1:].split("-")]
+        elif part.startswith("n"):
+            layout["hidden"] = [int(n) for n in part[1:].split("-")]
         else:
             width, n = part.split("x")
             layout.update(full_width=int(width), full_blocks=int(n))

@@ -5,9 +5,14 @@ they are not, and a shallower network started from the deep one's weights recove
 short fine-tune what one trained from scratch needs hours for. Each residual block is a skip
 plus a correction, so bypassing one leaves a working network; the blocks kept in each stage
 are the ones whose bypass costs the most validation PSNR (held-in images, several noise
-levels), renumbered in their order. The result is a checkpoint for a recipe's ``init``:
+levels), renumbered in their order. ``--hidden`` then narrows the middle of every residual
+block of a level to the given width, keeping the channels that carry the most: each one's mean
+ReLU output on the validation crops times the norm of the weights that read it (a block on
+half its middle channels costs half the multiply-adds and keeps its depth). The result is a
+checkpoint for a recipe's ``init``:
 
     python -m training.prune --checkpoint CK --blocks 4-2-1-1 --out training/checkpoints/X.pt
+    python -m training.prune --checkpoint CK --blocks 6-4-1-1 --hidden 16-32-64-128 --out X.pt
 """
 
 from __future__ import annotations
@@ -91,16 +96,77 @@ def prune(state: dict, blocks: Sequence[int], holdout: Sequence[Path],
                          f"{list(blocks)} against {state['arch']['blocks']}")
     if any(b > a for a, b in zip(state["arch"]["blocks"], blocks)):
         raise ValueError(f"cannot prune {state['arch']['blocks']} to more blocks {list(blocks)}")
-    model, channels = checkpoint.model_from(state), state["arch"]["channels"]
-    vals = [validation_set(holdout, channels, sigma=s) for s in sigmas]
-    losses = block_losses(model, vals)
+    model = checkpoint.model_from(state)
+    losses = block_losses(model, _validation_sets(state, holdout, sigmas))
     return pruned_state(state, kept_blocks(losses, blocks), blocks), losses
+
+
+def _validation_sets(state: dict, holdout: Sequence[Path], sigmas: Sequence[float]) -> list:
+    return [validation_set(holdout, state["arch"]["channels"], sigma=s) for s in sigmas]
+
+
+def channel_importance(model: torch.nn.Module, vals: Sequence[tuple]) -> dict[str, torch.Tensor]:
+    """Per residual block (by module name), each middle channel's mean ReLU output over the
+    validation crops times the norm of the second convolution's weights that read it."""
+    acts: dict[str, torch.Tensor] = {}
+
+    def hook(name: str):
+        def record(_module, _inputs, out):
+            acts[name] = acts.get(name, 0) + out.detach().abs().mean(dim=(0, 2, 3))
+        return record
+
+    blocks = {n: m for n, m in model.named_modules() if isinstance(m, ResBlock)}
+    handles = [m.body[1].register_forward_hook(hook(n)) for n, m in blocks.items()]
+    try:
+        _mean_psnr(model, vals)
+    finally:
+        for h in handles:
+            h.remove()
+    reads = {n: m.body[2].weight.detach().pow(2).sum(dim=(0, 2, 3)) for n, m in blocks.items()}
+    return {n: acts[n] * reads[n].sqrt() for n in blocks}
+
+
+def narrowed_state(state: dict, hidden: Sequence[int], importance: dict[str, torch.Tensor]) -> dict:
+    """``state`` with each level's residual blocks cut to ``hidden[level]`` middle channels,
+    the most important ones, in their order; the source's int8 ranges are left out."""
+    widths = _check_hidden(state, hidden)
+    weights = dict(state.get("ema") or state["model"])
+    for name, score in importance.items():
+        level = len(widths) - 1 if name.startswith("body.mid") else int(name.split(".")[2])
+        if hidden[level] > len(score):
+            raise ValueError(f"cannot widen {name} from {len(score)} to {hidden[level]} channels")
+        keep = torch.topk(score, hidden[level]).indices.sort().values
+        for key in (f"{name}.body.0.weight", f"{name}.body.0.bias"):
+            weights[key] = weights[key][keep].clone()
+        key = f"{name}.body.2.weight"
+        weights[key] = weights[key][:, keep].clone()
+    small = {k: v for k, v in state.items() if k not in ("optimizer", "qat_ranges", "best_psnr")}
+    small.update(arch={**state["arch"], "hidden": list(hidden)}, model=weights, ema=weights)
+    return small
+
+
+def _check_hidden(state: dict, hidden: Sequence[int]) -> list[int]:
+    widths = state["arch"]["widths"]
+    if len(hidden) != len(widths):
+        raise ValueError(f"--hidden needs one width per level: {len(widths)}, not {len(hidden)}")
+    return widths
+
+
+def narrow(state: dict, hidden: Sequence[int], holdout: Sequence[Path],
+           sigmas: Sequence[float] = (15, 25, 50)) -> dict:
+    """``state`` narrowed to ``hidden`` middle channels per level (see :func:`narrowed_state`)."""
+    _check_hidden(state, hidden)
+    model = checkpoint.model_from(state)
+    return narrowed_state(state, hidden, channel_importance(model, _validation_sets(
+        state, holdout, sigmas)))
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--blocks", required=True, help="blocks per level, e.g. 4-2-1-1")
+    p.add_argument("--hidden", help="middle channels of each level's residual blocks, "
+                   "e.g. 16-32-64-128 (default: as they are)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
     p.add_argument("--threads", type=int, default=2)
@@ -114,8 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     small, losses = prune(state, blocks, holdout)
     for k, v in sorted(losses.items(), key=lambda kv: -kv[1]):
         print(f"{k:10s} {v:7.3f} dB{'  kept' if _is_kept(k, small['pruned_from']) else ''}")
+    if args.hidden:
+        small = narrow(small, [int(h) for h in args.hidden.split("-")], holdout)
     checkpoint.save(args.out, small)
-    print(f"wrote {args.out}: blocks {blocks}", file=sys.stderr)
+    print(f"wrote {args.out}: blocks {blocks}, hidden {small['arch'].get('hidden')}",
+          file=sys.stderr)
     return 0
 
 

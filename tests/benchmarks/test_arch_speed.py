@@ -21,14 +21,17 @@ def test_layouts_are_parsed_and_each_one_timed(tmp_path):
     assert script.parse_layout("32-64/2-1/a2/w4/h2") == {
         "widths": [32, 64], "blocks": [2, 1], "unshuffle": 2, "attention": [2], "window": 4,
         "heads": 2}
+    assert script.parse_layout("32-64/2-1/n16-64") == {
+        "widths": [32, 64], "blocks": [2, 1], "unshuffle": 2, "hidden": [16, 64]}
     out = tmp_path / "speed.json"
     assert script.main(["--layout", "8-16/1-1", "--layout", "16-16/1-0",
                         "--layout", "8-16/1-1/4x1", "--layout", "8-16/1-1/u1",
-                        "--layout", "8-16/1-1/a1/w4", "--size", "64", "--repeat", "1",
+                        "--layout", "8-16/1-1/a1/w4", "--layout", "8-16/1-1/n4-8",
+                        "--size", "64", "--repeat", "1",
                         "--threads", "1", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert [r["layout"] for r in rows] == ["8-16/1-1", "16-16/1-0", "8-16/1-1/4x1",
-                                            "8-16/1-1/u1", "8-16/1-1/a1/w4"]
+                                            "8-16/1-1/u1", "8-16/1-1/a1/w4", "8-16/1-1/n4-8"]
     assert all(r["sec_per_mp"] > 0 for r in rows)
 
 

@@ -10,7 +10,15 @@ from PIL import Image
 
 from training import checkpoint
 from training.archs import build
-from training.prune import block_losses, kept_blocks, prune, pruned_state
+from training.prune import (
+    block_losses,
+    channel_importance,
+    kept_blocks,
+    narrow,
+    narrowed_state,
+    prune,
+    pruned_state,
+)
 
 ARCH = {"name": "unet_ae", "channels": 3, "widths": [8, 16, 32], "blocks": [3, 2, 1],
         "unshuffle": 2}
@@ -95,3 +103,66 @@ def test_prune_refuses_more_blocks_or_another_bottleneck(tmp_path):
         prune(deep_state(), [4, 1, 1], holdout(tmp_path))
     with pytest.raises(ValueError):
         prune(deep_state(), [2, 1, 2], holdout(tmp_path))
+
+
+HIDDEN = [4, 8, 16]  # half of ARCH's widths
+
+
+def dead_half_state() -> dict:
+    """deep_state, with the odd middle channels of every residual block read by nothing and
+    the even ones switched on (a positive bias before the ReLU)."""
+    state = deep_state()
+    weights = dict(state["model"])
+    for key in [k for k in weights if k.endswith("body.2.weight")]:
+        w = weights[key].clone()
+        w[:, 1::2] = 0.0
+        weights[key] = w
+    for key in [k for k in weights if k.endswith("body.0.bias")]:
+        b = weights[key].clone()
+        b[0::2] = 0.5
+        weights[key] = b
+    return {**state, "model": weights, "ema": weights}
+
+
+def test_narrowing_drops_the_channels_nothing_reads(tmp_path):
+    from training.data import validation_set
+
+    state = dead_half_state()
+    wide = checkpoint.model_from(state)
+    importance = channel_importance(wide, [validation_set(holdout(tmp_path), 3, sigma=25)])
+    assert len(importance) == 3 + 2 + 3 + 2 + 1  # every encoder, decoder and bottleneck block
+    for name, score in importance.items():
+        assert torch.all(score[1::2] == 0)
+        if name.removeprefix("body.") not in IDLE:  # an idle block's channels all read as 0
+            assert torch.all(score[0::2] > 0)
+    small = narrowed_state(state, HIDDEN, importance)
+    assert small["arch"]["hidden"] == HIDDEN and "qat_ranges" not in small
+    thin = checkpoint.model_from(small)
+    assert thin.body.enc[0][0].body[0].out_channels == 4
+    assert thin.body.mid[0].body[2].in_channels == 16
+    with torch.no_grad():
+        x, s = torch.rand(1, 3, 32, 32), torch.full((1, 1, 32, 32), 0.1)
+        assert torch.allclose(thin(x, s), wide(x, s), atol=1e-6)
+
+
+def test_narrow_refuses_a_wider_or_misshapen_middle(tmp_path):
+    with pytest.raises(ValueError, match="widen"):
+        narrow(deep_state(), [4, 8, 64], holdout(tmp_path))
+    with pytest.raises(ValueError, match="one width per level"):
+        narrow(deep_state(), [4, 8], holdout(tmp_path))
+
+
+def test_the_command_line_prunes_and_narrows_in_one_go(tmp_path):
+    from training.prune import main
+
+    data = tmp_path / "data" / "x"
+    data.mkdir(parents=True)
+    for p in holdout(tmp_path):
+        p.rename(data / p.name)
+    source, out = tmp_path / "deep.pt", tmp_path / "thin.pt"
+    checkpoint.save(source, dead_half_state())
+    assert main(["--checkpoint", str(source), "--blocks", "2-1-1", "--hidden", "4-8-16",
+                 "--out", str(out), "--data-root", str(tmp_path / "data"), "--threads", "1"]) == 0
+    small = checkpoint.load(out)
+    assert small["arch"]["blocks"] == [2, 1, 1] and small["arch"]["hidden"] == HIDDEN
+    checkpoint.model_from(small)  # the weights fit the architecture they name

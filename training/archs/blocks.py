@@ -11,18 +11,23 @@ def conv3(cin: int, cout: int) -> nn.Conv2d:
 
 
 class ResBlock(nn.Module):
-    """conv-ReLU-conv with an identity skip (DRUNet style, no norm: it is noise-level agnostic)."""
+    """conv-ReLU-conv with an identity skip (DRUNet style, no norm: it is noise-level agnostic).
 
-    def __init__(self, ch: int):
+    ``hidden`` narrows the middle (default: ``ch``): a block on half the hidden channels costs
+    half the multiply-adds, where dropping it would cost its depth too.
+    """
+
+    def __init__(self, ch: int, hidden: int | None = None):
         super().__init__()
-        self.body = nn.Sequential(conv3(ch, ch), nn.ReLU(inplace=True), conv3(ch, ch))
+        mid = hidden or ch
+        self.body = nn.Sequential(conv3(ch, mid), nn.ReLU(inplace=True), conv3(mid, ch))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
 
-def stage(ch: int, blocks: int) -> nn.Sequential:
-    return nn.Sequential(*[ResBlock(ch) for _ in range(blocks)])
+def stage(ch: int, blocks: int, hidden: int | None = None) -> nn.Sequential:
+    return nn.Sequential(*[ResBlock(ch, hidden) for _ in range(blocks)])
 
 
 def down(cin: int, cout: int) -> nn.Conv2d:

@@ -3,7 +3,9 @@
 The noisy image and its noise-level map go through a pixel-unshuffle stem (cheap on CPUs:
 every convolution runs at half resolution or less), an encoder of residual stages with
 strided downsampling, and a mirrored decoder with additive skips. The network predicts the
-noise residual, so an untrained network starts as the identity. An optional head
+noise residual, so an untrained network starts as the identity. ``hidden`` (one width per
+level) narrows the middle of every residual block of a level (``training.prune --hidden``
+makes such a network from a trained one). An optional head
 (``full_width``) adds a few convolutions at full resolution to that residual, and optional
 window attention (``attention``: blocks per level, ``training.archs.attention``) follows an
 encoder stage and its decoder stage.
@@ -60,19 +62,24 @@ class UNetBody(nn.Module):
         attention: Sequence[int] = (),
         window: int = 8,
         heads: int = 1,
+        hidden: Sequence[int] = (),
     ):
         super().__init__()
+        if hidden and len(hidden) != len(widths):
+            raise ValueError(f"hidden needs one width per level: {len(widths)}, "
+                             f"not {len(hidden)}")
+        mids = list(hidden) or [None] * len(widths)
         self.channels = channels
         self.unshuffle = unshuffle
         self.multiple = unshuffle * 2 ** (len(widths) - 1)
         stem_in = (channels + 1) * unshuffle**2
         self.stem = nn.Sequential(nn.PixelUnshuffle(unshuffle), conv3(stem_in, widths[0]))
-        self.enc = nn.ModuleList(stage(w, b) for w, b in zip(widths[:-1], blocks[:-1]))
+        self.enc = nn.ModuleList(stage(w, b, h) for w, b, h in zip(widths[:-1], blocks[:-1], mids))
         self.downs = nn.ModuleList(down(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.mid_in = conv3(widths[-1] + bottleneck_extra, widths[-1]) if bottleneck_extra else None
-        self.mid = stage(widths[-1], blocks[-1])
+        self.mid = stage(widths[-1], blocks[-1], mids[-1])
         self.ups = nn.ModuleList(up(b, a) for a, b in zip(widths[:-1], widths[1:]))
-        self.dec = nn.ModuleList(stage(w, b) for w, b in zip(widths[:-1], blocks[:-1]))
+        self.dec = nn.ModuleList(stage(w, b, h) for w, b, h in zip(widths[:-1], blocks[:-1], mids))
         self.tail = nn.Sequential(
             conv3(widths[0], channels * unshuffle**2), nn.PixelShuffle(unshuffle))
         nn.init.zeros_(self.tail[0].weight)  # predicted residual starts at 0: identity at step 0
