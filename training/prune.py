@@ -106,16 +106,18 @@ def _validation_sets(state: dict, holdout: Sequence[Path], sigmas: Sequence[floa
 
 
 def channel_importance(model: torch.nn.Module, vals: Sequence[tuple]) -> dict[str, torch.Tensor]:
-    """Per residual block (by module name), each middle channel's mean ReLU output over the
-    validation crops times the norm of the second convolution's weights that read it."""
+    """Per residual block of the encoder, decoder and bottleneck (by module name), each middle
+    channel's mean ReLU output over the validation crops times the norm of the second
+    convolution's weights that read it."""
     acts: dict[str, torch.Tensor] = {}
 
     def hook(name: str):
         def record(_module, _inputs, out):
-            acts[name] = acts.get(name, 0) + out.detach().abs().mean(dim=(0, 2, 3))
+            acts[name] = acts.get(name, 0) + out.detach().mean(dim=(0, 2, 3))
         return record
 
-    blocks = {n: m for n, m in model.named_modules() if isinstance(m, ResBlock)}
+    blocks = {n: m for n, m in model.named_modules()
+              if isinstance(m, ResBlock) and n.split(".")[1] in (*STAGES, "mid")}
     handles = [m.body[1].register_forward_hook(hook(n)) for n, m in blocks.items()]
     try:
         _mean_psnr(model, vals)
