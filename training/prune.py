@@ -135,8 +135,6 @@ def narrowed_state(state: dict, hidden: Sequence[int], importance: dict[str, tor
     weights = dict(state.get("ema") or state["model"])
     for name, score in importance.items():
         level = len(widths) - 1 if name.startswith("body.mid") else int(name.split(".")[2])
-        if hidden[level] > len(score):
-            raise ValueError(f"cannot widen {name} from {len(score)} to {hidden[level]} channels")
         keep = torch.topk(score, hidden[level]).indices.sort().values
         for key in (f"{name}.body.0.weight", f"{name}.body.0.bias"):
             weights[key] = weights[key][keep].clone()
@@ -148,9 +146,14 @@ def narrowed_state(state: dict, hidden: Sequence[int], importance: dict[str, tor
 
 
 def _check_hidden(state: dict, hidden: Sequence[int]) -> list[int]:
+    """The source's widths, once ``hidden`` is known to narrow each level's blocks (or keep
+    them), so that a wrong layout fails before any network runs."""
     widths = state["arch"]["widths"]
     if len(hidden) != len(widths):
         raise ValueError(f"--hidden needs one width per level: {len(widths)}, not {len(hidden)}")
+    now = state["arch"].get("hidden") or widths
+    if any(not 1 <= h <= n for h, n in zip(hidden, now)):
+        raise ValueError(f"cannot widen the blocks' middles {list(now)} to {list(hidden)}")
     return widths
 
 
@@ -179,11 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     folder = training_folder(args.data_root, recipe_data["train"][0])
     holdout = list_images(folder)[-recipe_data.get("val_holdout", 4):]
     blocks = [int(b) for b in args.blocks.split("-")]
+    hidden = [int(h) for h in args.hidden.split("-")] if args.hidden else None
+    if hidden:
+        _check_hidden(state, hidden)  # before the minutes of bypassing blocks
     small, losses = prune(state, blocks, holdout)
     for k, v in sorted(losses.items(), key=lambda kv: -kv[1]):
         print(f"{k:10s} {v:7.3f} dB{'  kept' if _is_kept(k, small['pruned_from']) else ''}")
-    if args.hidden:
-        small = narrow(small, [int(h) for h in args.hidden.split("-")], holdout)
+    if hidden:
+        small = narrow(small, hidden, holdout)
     checkpoint.save(args.out, small)
     print(f"wrote {args.out}: blocks {blocks}, hidden {small['arch'].get('hidden')}",
           file=sys.stderr)
