@@ -24,6 +24,7 @@ from tqdm import tqdm
 from training import checkpoint, distributed, qat
 from training.archs import build
 from training.data import PatchSampler, list_images, validation_set
+from training.distill import Teacher
 from training.losses import free_bits_kl, kl_to_standard_normal, kl_weight, reconstruction
 from training.noise_synth import NoiseParams
 from training.warm_start import warm_start
@@ -108,8 +109,9 @@ def autocast(recipe: dict[str, Any]):
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=uses_bf16(recipe))
 
 
-def compute_loss(model, clean, noisy, sigma, recipe, step):
-    """Loss and its parts; the VAE adds the deterministic path and the annealed KL."""
+def compute_loss(model, clean, noisy, sigma, recipe, step, teacher=None):
+    """Loss and its parts; the VAE adds the deterministic path and the annealed KL, a
+    ``teacher`` (:class:`training.distill.Teacher`) its distillation terms."""
     with autocast(recipe):
         out = model(noisy, sigma, clean) if recipe["arch"]["name"] == "unet_cvae" else None
         out = out if out is not None else model(noisy, sigma)
@@ -123,16 +125,21 @@ def compute_loss(model, clean, noisy, sigma, recipe, step):
         loss = rec(sampled, clean) + rec(mean, clean) + beta * penalty
         return loss, {"rec": float(rec(mean, clean).detach()), "kl": float(kl.detach())}
     loss = rec(out.float(), clean)
-    return loss, {"rec": float(loss.detach())}
+    parts = {"rec": float(loss.detach())}
+    if teacher is not None:
+        with autocast(recipe):
+            extra, more = teacher.loss(noisy, sigma, out, clean)
+        loss, parts = loss + extra, parts | more
+    return loss, parts
 
 
 def train_step(net, model, opt, sampler, gen: torch.Generator, recipe: dict[str, Any],
-               step: int) -> tuple[torch.Tensor, dict[str, float]]:
+               step: int, teacher=None) -> tuple[torch.Tensor, dict[str, float]]:
     """One optimizer step on a fresh batch (``net`` is ``model``, or its DDP wrapper)."""
     cfg = recipe["train"]
     clean, noisy, sigma = (t.to(memory_format=torch.channels_last)
                            for t in sampler.batch(cfg["batch"], gen))
-    loss, parts = compute_loss(net, clean, noisy, sigma, recipe, step)
+    loss, parts = compute_loss(net, clean, noisy, sigma, recipe, step, teacher)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.get("grad_clip", 1.0))
@@ -320,6 +327,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         before = warm_start(model, Path(recipe["init"]))
         ema.module.load_state_dict(model.state_dict())
     rounding = qat.setup(recipe, data_root, model, ema.module, _start_ranges(recipe, last))
+    teacher = Teacher.from_recipe(recipe, model)  # after the EMA copy: hooks stay on model
     if ctx.active:  # each rank draws its own patches, reproducibly from (seed, rank, step)
         gen.manual_seed(cfg["seed"] + 7919 * ctx.rank + 104729 * step)
     if ctx.main:
@@ -348,7 +356,7 @@ def train(recipe: dict[str, Any], out_dir: Path, data_root: Path, max_minutes: f
         lr = learning_rate(step, cfg, elapsed)
         for g in opt.param_groups:
             g["lr"] = lr * g.get("scale", 1.0)
-        loss, parts = train_step(net, model, opt, sampler, gen, recipe, step)
+        loss, parts = train_step(net, model, opt, sampler, gen, recipe, step, teacher)
         ema.update_parameters(model)
         step += 1
         if rounding is not None:

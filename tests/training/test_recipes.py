@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from training.archs import build  # noqa: E402
+from training.distill import check as check_distill  # noqa: E402
 from training.losses import reconstruction  # noqa: E402
 from training.train import learning_rate, load_recipe, param_groups  # noqa: E402
 from training.wallpaper_photos import DEFAULT_OUT as WALLPAPER_PHOTOS  # noqa: E402
@@ -45,3 +46,5 @@ def test_recipe_builds_its_network_and_loss(path: Path):
 
     loss = reconstruction(cfg, sigma)
     assert torch.isfinite(loss(out, noisy))
+    if "distill" in recipe:
+        check_distill(recipe["distill"])
