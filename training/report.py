@@ -63,13 +63,17 @@ def last_step(log: Path) -> int:
 
 
 def init_run(recipe: Path) -> str | None:
-    """The run whose checkpoint a recipe starts from (``init: .../NAME.pt``), if any."""
+    """The run whose checkpoint a recipe starts from (``init: .../NAME.pt``, or a run
+    folder's own ``runs/NAME/last.pt``), if any."""
     if not recipe.exists():
         return None
     import yaml
 
     init = (yaml.safe_load(recipe.read_text()) or {}).get("init")
-    return Path(init).stem if init else None
+    if not init:
+        return None
+    path = Path(init)
+    return path.parent.name if path.name == "last.pt" else path.stem
 
 
 def plot_curves(logs: list[Path], out: Path) -> None:

@@ -67,10 +67,11 @@ def test_a_stage_without_a_checkpoint_starts_where_its_init_run_ends(tmp_path):
     recipes.mkdir()
     (recipes / "b.yaml").write_text("name: b\ninit: training/checkpoints/a.pt  # step 300\n")
     (recipes / "c.yaml").write_text("name: c\ninit: training/checkpoints/b.pt\n")
+    (recipes / "d.yaml").write_text("name: d\ninit: runs/c/last.pt\n")  # a run's own folder
     (recipes / "loop.yaml").write_text("name: loop\ninit: training/checkpoints/loop.pt\n")
-    logs = [log("a", [100, 200, 300]), log("b", [50, 100]), log("c", [50]),
+    logs = [log("a", [100, 200, 300]), log("b", [50, 100]), log("c", [50]), log("d", [50]),
             log("loop", [50])]
-    assert stage_offsets(logs, recipes) == {"b": 300, "c": 400}  # the rest start at 0
+    assert stage_offsets(logs, recipes) == {"b": 300, "c": 400, "d": 450}  # the rest at 0
 
 
 def test_calls_split_by_sigma_make_one_table(tmp_path):
