@@ -1,6 +1,7 @@
 """Write docs/models.md from evaluation JSON files and training logs: no figure typed by hand.
 
-``python -m training.report --eval docs/eval/*.json --logs runs/*/log.csv --out docs``
+``python -m training.report --eval docs/eval/*.json --logs runs/*/log.csv``
+``--models resources/models/*.onnx --out docs``
 """
 
 from __future__ import annotations
@@ -118,6 +119,24 @@ def plot_curves(logs: list[Path], out: Path) -> None:
     fig.savefig(out, dpi=110)
 
 
+def curves_section(logs: list[Path], models: list[Path], out: Path) -> list[str]:
+    """The pictures of the training curves and the lines that show them."""
+    lines = ["## Training curves", ""]
+    if models:
+        from training.curves import plot_lineages, shipped_lineages
+
+        by_run = {run_name(log): log for log in logs}
+        plot_lineages(shipped_lineages(models), by_run, out / "training-curves.png")
+        lines += ["Validation PSNR of each shipped model through all the runs it went through "
+                  "(a warm-started run goes on from the step its predecessor's checkpoint was "
+                  "taken), on the top dB of each:", "",
+                  "![training curves of the shipped models](training-curves.png)", "",
+                  "Every run, the experiments that shipped nothing included:", ""]
+    name = "training-curves-all.png" if models else "training-curves.png"
+    plot_curves(logs, out / name)
+    return lines + [f"![training curves]({name})", ""]
+
+
 def merge_results(results: list[dict]) -> list[dict]:
     """One table per model and data set: evaluations split over several calls (a slow peer
     run per sigma, say) are joined, so the model's figures appear once. Calls whose shared
@@ -230,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--eval", type=Path, nargs="*", default=[])
     p.add_argument("--logs", type=Path, nargs="*", default=[])
+    p.add_argument("--models", type=Path, nargs="*", default=[],
+                   help="shipped ONNX models: a panel of curves each, from their stages")
     p.add_argument("--intro", type=Path, help="Markdown placed before the tables")
     p.add_argument("--out", type=Path, default=Path("docs"))
     args = p.parse_args(argv)
@@ -243,8 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     for res in merge_results([json.loads(path.read_text()) for path in args.eval]):
         lines += eval_table(res)
     if args.logs:
-        plot_curves(args.logs, args.out / "training-curves.png")
-        lines += ["## Training curves", "", "![training curves](training-curves.png)", ""]
+        lines += curves_section(args.logs, args.models, args.out)
     (args.out / "models.md").write_text("\n".join(lines))
     return 0
 
