@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from denoiser.cli import _positive
+from denoiser.cpu import cpuinfo_flags, int8_instructions
 from denoiser.tiling import DEFAULT_TILE
 
 DEFAULT_SIZES = (1.0, 12.0, 24.0)
@@ -261,26 +262,14 @@ def cpu_description(cpuinfo: str) -> str:
     """"AMD EPYC (AVX2, no VNNI)" from /proc/cpuinfo's text; "" if it names no CPU.
 
     Why the instructions: the same model name covers CPUs whose int8 convolutions differ
-    threefold. With VNNI or AMX an int8 graph runs two to three times faster than float32;
-    with AVX2 alone no faster (ae-color 0.15.0: 1.47 against 0.52 MP/s on two "AMD EPYC"s).
+    threefold (:mod:`denoiser.cpu`).
     """
     lines = cpuinfo.splitlines()
     names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
     if not names:
         return ""
-    flags = next((set(ln.split(":", 1)[1].split()) for ln in lines if ln.startswith("flags")),
-                 set())
+    flags = cpuinfo_flags(cpuinfo)
     return f"{names[0]} ({int8_instructions(flags)})" if flags else names[0]
-
-
-def int8_instructions(flags: set[str]) -> str:
-    """The best int8 dot-product instructions among the CPU's flags, as people name them."""
-    for flag, name in (("amx_int8", "AMX"), ("avx512_vnni", "AVX-512 VNNI"),
-                       ("avx_vnni", "AVX-VNNI"), ("avx512f", "AVX-512, no VNNI"),
-                       ("avx2", "AVX2, no VNNI")):
-        if flag in flags:
-            return name
-    return "no AVX2"
 
 
 def _models(names: Sequence[str] | None) -> list:

@@ -163,3 +163,34 @@ def test_default_model_takes_the_int8_variant_where_only_it_ships(models_dir, bu
     photo = {**build.color_meta, "name": "ae-photo"}
     build.mean(models_dir / "ae-photo.onnx", channels=3, meta=photo)
     assert models.default_model(3).name == "ae-photo"  # the float model where both are there
+
+
+def _stand_in_pair(models_dir, build) -> None:
+    """An int8 ae-color and a float32 stand-in for it, as the app ships them."""
+    build.mean(models_dir / "ae-color.onnx", channels=3,
+               meta={**build.color_meta, "precision": "int8"})
+    build.mean(models_dir / "ae-color-avx2.onnx", channels=3,
+               meta={**build.color_meta, "name": "ae-color-avx2", "stand_in_for": "ae-color"})
+
+
+@pytest.mark.parametrize("int8", ["slow", "fast"])
+def test_an_int8_model_gives_way_to_its_stand_in_where_int8_is_slow(models_dir, build,
+                                                                    monkeypatch, int8):
+    _stand_in_pair(models_dir, build)
+    monkeypatch.setenv("DENOISER_INT8", int8)
+    file = "ae-color-avx2.onnx" if int8 == "slow" else "ae-color.onnx"
+    listed = models.discover_models()
+    assert [(m.name, m.path.name) for m in listed] == [("ae-color", file)]  # one, by its name
+    assert models.find_model("ae-color").path.name == file
+    assert models.default_model(3).path.name == file
+    assert models.find_model("ae-color-avx2").path.name == "ae-color-avx2.onnx"  # asked for
+
+
+def test_a_stand_in_keeps_its_name_without_its_model_and_stands_in_for_int8_only(
+        models_dir, build, monkeypatch):
+    monkeypatch.setenv("DENOISER_INT8", "slow")
+    build.mean(models_dir / "ae-color-avx2.onnx", channels=3,
+               meta={**build.color_meta, "name": "ae-color-avx2", "stand_in_for": "ae-color"})
+    assert [m.name for m in models.discover_models()] == ["ae-color-avx2"]
+    build.mean(models_dir / "ae-color.onnx", channels=3, meta=build.color_meta)  # float32
+    assert [m.path.name for m in models.discover_models()] == ["ae-color.onnx"]

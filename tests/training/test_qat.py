@@ -12,7 +12,7 @@ import onnx.numpy_helper
 import pytest
 import torch
 
-from denoiser.bench import int8_instructions
+from denoiser.cpu import int8_instructions
 from training import checkpoint, qat
 from training.archs import build
 from training.train import train
