@@ -22,6 +22,7 @@ import yaml
 
 from training import checkpoint, lineage
 from training.fold import fold_stem
+from training.fp16_storage import round_weights, store_weights_fp16
 
 FORMAT_VERSION = "1"
 
@@ -143,18 +144,23 @@ def metadata(state: dict, net, version: str, bench: dict) -> dict[str, str]:
 
 def export(ckpt: Path, out: Path, version: str, eval_json: list[Path], tol: float = 1e-4,
            extra: dict[str, str] | None = None, name: str | None = None,
-           stand_in_for: str | None = None) -> float:
+           stand_in_for: str | None = None, fp16_weights: bool = False) -> float:
     """Write ``out`` from ``ckpt``; ``extra`` metadata entries (e.g. fine-tuning) are added.
 
     ``name`` replaces the recipe's as the model's name: a later stage of a model (a grown
     network, say) has a recipe of its own but ships under the model's name.
     ``stand_in_for`` marks a smaller float32 graph that the app runs in place of that int8
     model on CPUs without VNNI or AMX (``denoiser.models.with_stand_ins``).
+    ``fp16_weights`` stores the weights as float16 (:mod:`training.fp16_storage`).
     """
     state = checkpoint.load(ckpt)
     net = checkpoint.model_from(state)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if fp16_weights:
+        round_weights(net)
     export_graph(net, out)
+    if fp16_weights:
+        store_weights_fp16(out)
     meta = metadata(state, net, version, benchmarks_from(eval_json)) | (extra or {})
     if name:
         meta["name"] = name
@@ -162,6 +168,8 @@ def export(ckpt: Path, out: Path, version: str, eval_json: list[Path], tol: floa
         meta["stand_in_for"] = stand_in_for
         meta["description"] += (f" This smaller float32 graph runs in place of {stand_in_for}'s "
                                 "int8 one on CPUs without VNNI or AMX, where int8 is no faster.")
+    if fp16_weights:
+        meta["weights_stored_as"] = "float16"
     add_contract(out, meta, temperature_default=net.family == "vae")
     diff = parity(net, out)
     if diff > tol:
@@ -179,9 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", help="the model's name if not its recipe's (a later stage of it)")
     p.add_argument("--stand-in-for", metavar="MODEL",
                    help="the int8 model this float32 graph replaces where int8 is slow")
+    p.add_argument("--fp16-weights", action="store_true",
+                   help="store the weights as float16 (rounded first; computed in float32)")
     args = p.parse_args(argv)
     diff = export(args.checkpoint, args.out, args.version, args.eval_json, name=args.name,
-                  stand_in_for=args.stand_in_for)
+                  stand_in_for=args.stand_in_for, fp16_weights=args.fp16_weights)
     size = args.out.stat().st_size / 1e6
     print(f"wrote {args.out} ({size:.1f} MB); onnxruntime vs torch max abs diff {diff:.2e}")
     return 0
