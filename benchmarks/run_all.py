@@ -70,7 +70,7 @@ class Paths:
 
     def __init__(self, args: argparse.Namespace):
         self.scratch, self.models = args.scratch, args.models_dir
-        self.model = args.model or self.models / "ae-color.onnx"
+        self.model = args.model or reference_model(self.models)
         self.train = args.data / "train" / "CBSD432"
         self.test = args.data / "test" / "CBSD68"
         from denoiser.models import load_model_info
@@ -91,6 +91,17 @@ class Paths:
         """The variant made by the quantize step, if any; none for a reference that is itself
         int8, where a file left by an older run would be stale."""
         return [self.variant] if self.variant.exists() and not self.reduced else []
+
+
+def reference_model(folder: Path) -> Path:
+    """``ae-color`` in ``folder`` as the app runs it on this CPU: its float32 stand-in where
+    int8 is slow (``denoiser.models.with_stand_ins``), else its own file."""
+    from denoiser.cpu import int8_is_fast
+    from denoiser.models import load_model_info, with_stand_ins
+
+    infos = [load_model_info(p) for p in sorted(folder.glob("*.onnx"))]
+    found = [m.path for m in with_stand_ins(infos, int8_is_fast()) if m.name == "ae-color"]
+    return found[0] if found else folder / "ae-color.onnx"
 
 
 def is_variant(path: Path) -> bool:
@@ -216,7 +227,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--models-dir", type=Path, default=ROOT / "resources" / "models",
                    help="the shipped models (default resources/models)")
     p.add_argument("--model", type=Path,
-                   help="the reference colour model (default MODELS_DIR/ae-color.onnx)")
+                   help="the reference colour model (default: ae-color in MODELS_DIR, or its "
+                        "float32 stand-in where this CPU's int8 is slow)")
     p.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS),
                    help="which steps to run, always in the order above (default: all)")
     p.add_argument("--bench-all", action="store_true",

@@ -197,7 +197,8 @@ def run_case(model_path: str, device: str, megapixels: float, repeat: int,
     median = statistics.median(seconds)
     return {
         "model": info.name, "path": str(info.path), "device": engine.device,
-        "requested_device": device, "fallback": engine.fallback_reason,
+        "stands_in_for": info.metadata.get("stand_in_for"), "requested_device": device,
+        "fallback": engine.fallback_reason,
         "megapixels": h * w / 1e6, "width": w, "height": h, "channels": info.channels,
         "threads": engine.threads, "tile": tile, "repeat": repeat, "seconds": seconds,
         "median_s": median, "mp_per_s": h * w / 1e6 / median, "session_s": session_s,

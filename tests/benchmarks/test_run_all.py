@@ -89,3 +89,17 @@ def test_a_reference_trained_for_int8_is_benched_not_quantised_again(tmp_path, d
     assert not (scratch / "quantize.json").exists()
     bench = json.loads((scratch / "bench.json").read_text())
     assert [r["path"] for r in bench["rows"]] == [str(int8.resolve())]  # not the stale one
+
+
+def test_the_reference_is_ae_color_as_the_app_runs_it_here(tmp_path, build, monkeypatch):
+    run_all = load_script("run_all")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    build.mean(folder / "ae-color.onnx", channels=3,
+               meta={**build.color_meta, "precision": "int8"})
+    build.mean(folder / "ae-color-avx2.onnx", channels=3,
+               meta={**build.color_meta, "name": "ae-color-avx2", "stand_in_for": "ae-color"})
+    monkeypatch.setenv("DENOISER_INT8", "slow")
+    assert run_all.reference_model(folder).name == "ae-color-avx2.onnx"
+    monkeypatch.setenv("DENOISER_INT8", "fast")
+    assert run_all.reference_model(folder).name == "ae-color.onnx"
