@@ -28,8 +28,6 @@ import torch.nn as nn
 from training import checkpoint
 
 FLOOR = (0.5 / 255) ** 2  # as in losses.log_mse: nearly clean patches do not take over
-
-
 KEYS = {"teacher", "output", "features"}
 
 
@@ -81,6 +79,8 @@ class Teacher:
         if not cfg:
             return None
         check(cfg)
+        if recipe["arch"]["name"] != "unet_ae":  # the VAE's loss has no place for it yet
+            raise ValueError("distill is for the AE (unet_ae) only")
         net = checkpoint.model_from(checkpoint.load(Path(cfg["teacher"])))
         return cls(net.to(memory_format=torch.channels_last), student,
                    float(cfg.get("output", 1.0)), float(cfg.get("features", 0.0)))

@@ -79,3 +79,9 @@ def test_distillation_pulls_the_student_towards_the_teacher(tmp_path, image_root
 def test_a_misspelt_or_negative_distill_section_is_refused(cfg):
     with pytest.raises(ValueError, match="distill"):
         check(cfg)
+
+
+def test_a_vae_recipe_with_a_teacher_is_refused(tiny_vae_recipe):
+    tiny_vae_recipe["distill"] = {"teacher": "t.pt"}
+    with pytest.raises(ValueError, match="AE"):
+        Teacher.from_recipe(tiny_vae_recipe, _net(tiny_vae_recipe["arch"]))
