@@ -18,7 +18,6 @@ import numpy as np
 from denoiser.cancel import CancelToken
 from denoiser.engine import Engine, Progress
 from denoiser.errors import DenoiserError, ImageWriteError
-from denoiser.tiling import DEFAULT_TILE
 
 DEFAULT_SUFFIX = "_denoised"
 UNCERTAINTY_SUFFIX = "_uncertainty"
@@ -185,7 +184,7 @@ def denoise_file(
     dst: Path,
     sigma: float | str | None = "auto",
     *,
-    tile: int = DEFAULT_TILE,
+    tile: int | None = None,  # None: the model's own (Engine.default_tile)
     samples: int = 0,
     uncertainty: bool = False,
     overwrite: bool = False,

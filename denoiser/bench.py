@@ -63,8 +63,9 @@ def add_subparser(sub: Any) -> None:
                    help="timed runs per case after one warm-up; the median is shown (default 3)")
     p.add_argument("--threads", type=_positive, default=None, metavar="N",
                    help="CPU threads (default: all cores)")
-    p.add_argument("--tile", type=_positive, default=DEFAULT_TILE, metavar="N",
-                   help=f"tile size in pixels (default {DEFAULT_TILE}, the engine's)")
+    p.add_argument("--tile", type=_positive, default=None, metavar="N",
+                   help="tile size in pixels (default: the model's own, else "
+                        f"{DEFAULT_TILE}, as the engine picks)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
     p.add_argument("--case", help=argparse.SUPPRESS)
 
@@ -169,7 +170,7 @@ class LoadMeter:
 
 
 def run_case(model_path: str, device: str, megapixels: float, repeat: int,
-             threads: int | None, tile: int) -> dict[str, Any]:
+             threads: int | None, tile: int | None) -> dict[str, Any]:
     """Time one model on one device on one image size, in this process; a JSON-ready dict.
 
     The session starts and one warm-up run on a single tile happens before the image is
@@ -182,6 +183,7 @@ def run_case(model_path: str, device: str, megapixels: float, repeat: int,
     start = time.perf_counter()
     engine = Engine(info, device, threads)
     session_s = time.perf_counter() - start
+    tile = tile or engine.default_tile
     warm = synthetic_image(tile * tile / 1e6, info.channels, seed=1)
     engine.denoise(warm, BENCH_SIGMA, tile=tile)
     del warm
@@ -315,7 +317,8 @@ def command_line(args: argparse.Namespace) -> str:
     parts.append(f"--repeat {args.repeat}")
     if args.threads:
         parts.append(f"--threads {args.threads}")
-    parts.append(f"--tile {args.tile}")  # always: the default may change, the record must not
+    if args.tile:  # the default is each model's own tile, which its rows record
+        parts.append(f"--tile {args.tile}")
     if args.json:
         parts.append(f"--json {args.json}")
     return " ".join(parts)

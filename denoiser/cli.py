@@ -86,8 +86,9 @@ def add_image_options(p, threads_help: str = "CPU threads (default: all cores)")
     p.add_argument("--sigma", type=_sigma, default="auto", metavar="N|auto",
                    help="noise level on the 0-255 scale, or 'auto' to estimate it (default)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--tile", type=_positive, default=DEFAULT_TILE, metavar="N",
-                   help=f"tile size in pixels; smaller uses less memory (default {DEFAULT_TILE})")
+    p.add_argument("--tile", type=_positive, default=None, metavar="N",
+                   help="tile size in pixels; smaller uses less memory (default: the model's "
+                        f"own, else {DEFAULT_TILE})")
     p.add_argument("--threads", type=_positive, default=None, metavar="N", help=threads_help)
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--suffix", default="_denoised", help="added to output names")

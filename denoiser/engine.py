@@ -199,6 +199,12 @@ class Engine:
     def providers(self) -> list[str]:
         return list(self._session.get_providers())
 
+    @property
+    def default_tile(self) -> int:
+        """The tile side when a call gives none (or 0): the model's own (its ``tile``
+        metadata, for a graph measured faster on larger tiles), else ``DEFAULT_TILE``."""
+        return self.model.tile or tiling.DEFAULT_TILE
+
     # ------------------------------------------------------------------ public calls
 
     def denoise(
@@ -206,7 +212,7 @@ class Engine:
         pixels: np.ndarray,
         sigma: Sigma = None,
         *,
-        tile: int = tiling.DEFAULT_TILE,
+        tile: int | None = None,
         overlap: int | None = None,
         temperature: float = 0.0,
         seed: int | None = None,
@@ -247,7 +253,7 @@ class Engine:
         k: int,
         *,
         seed: int | None = None,
-        tile: int = tiling.DEFAULT_TILE,
+        tile: int | None = None,
         overlap: int | None = None,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
@@ -348,7 +354,7 @@ class Engine:
         sigma: float | np.ndarray | None,
         runs_per_tile: int,
         tile_fn: TileFn,
-        tile: int,
+        tile: int | None,
         overlap: int | None,
         progress: Progress | None,
         cancel: CancelToken | None,
@@ -362,6 +368,7 @@ class Engine:
         """
         h, w, c = image.shape
         m = self.model.multiple
+        tile = tile or self.default_tile
         ov = tiling.auto_overlap(tile, m) if overlap is None else overlap
         tile, ov = tiling.fit_tile(tile, ov, m)
         tiles = tiling.layout(tiling.padded_size(h, m), tiling.padded_size(w, m), tile, ov, m)

@@ -51,6 +51,7 @@ class ModelInfo:
     inputs: tuple[str, ...] = ()
     extra_inputs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     metadata: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    tile: int | None = None  # the tile side it runs fastest at, where it says (metadata)
 
     @property
     def blind(self) -> bool:
@@ -202,6 +203,9 @@ def _build_info(p: Path, inputs: dict[str, tuple], meta: dict[str, str]) -> Mode
     if multiple < 1:
         raise ModelError(f"{p.name} declares a size multiple of {multiple}; it must be at least 1.")
     family = meta.get("family") or ("vae" if "temperature" in inputs else "ae")
+    tile = _meta_int(p, meta, "tile", None)
+    if tile is not None and tile < multiple:
+        raise ModelError(f"{p.name} declares a tile of {tile} px, under its size multiple.")
     return ModelInfo(
         path=p.resolve(), name=meta.get("name") or p.stem, family=family, channels=channels,
         noise_type=meta.get("noise_type") or "unknown",
@@ -210,6 +214,7 @@ def _build_info(p: Path, inputs: dict[str, tuple], meta: dict[str, str]) -> Mode
         multiple=multiple, version=meta.get("version", ""), recipe=meta.get("recipe", ""),
         description=meta.get("description", ""), benchmarks=_meta_json(p, meta, "benchmarks"),
         inputs=tuple(inputs), extra_inputs=_meta_json(p, meta, "extra_inputs"), metadata=meta,
+        tile=tile,
     )
 
 

@@ -17,7 +17,6 @@ import numpy as np
 from denoiser.cancel import CancelToken
 from denoiser.errors import DenoiserError
 from denoiser.gui import preview
-from denoiser.tiling import DEFAULT_TILE
 
 Progress = Callable[[float], None]
 
@@ -143,9 +142,9 @@ def _progress_adapter(progress: Progress | None) -> Callable[..., None] | None:
 
 
 def denoise(engine: Any, pixels: np.ndarray, sigma: float | None, *,
-            tile: int = DEFAULT_TILE, progress: Progress | None = None,
+            tile: int | None = None, progress: Progress | None = None,
             cancel: CancelToken | None = None) -> np.ndarray:
-    return engine.denoise(pixels, sigma, tile=tile, progress=_progress_adapter(progress),
+    return engine.denoise(pixels, sigma, tile=tile or None, progress=_progress_adapter(progress),
                           cancel=cancel)
 
 
@@ -160,13 +159,13 @@ def denoise_region(engine: Any, pixels: np.ndarray, sigma: float | None,
 
 
 def sample(engine: Any, pixels: np.ndarray, sigma: float | None, k: int, *,
-           tile: int = DEFAULT_TILE, progress: Progress | None = None,
+           tile: int | None = None, progress: Progress | None = None,
            cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) over ``k`` VAE samples, for the uncertainty view."""
     kwargs: dict[str, Any] = {"seed": 0}
     params = inspect.signature(engine.sample).parameters
     if "tile" in params:
-        kwargs["tile"] = tile
+        kwargs["tile"] = tile or None
     if "progress" in params:
         kwargs["progress"] = _progress_adapter(progress)
     if "cancel" in params:

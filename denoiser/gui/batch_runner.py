@@ -24,7 +24,6 @@ from denoiser.gui.batch_plan import FORMATS
 from denoiser.gui.qtcompat import emit
 from denoiser.gui.saving import save_pixels, settings_note
 from denoiser.gui.workers import Job
-from denoiser.tiling import DEFAULT_TILE
 
 
 class OutputExists(ImageWriteError):
@@ -36,7 +35,7 @@ class BatchOptions:
     model: Any
     sigma: float | None  # None = estimate per image
     device: str = "auto"
-    tile: int = DEFAULT_TILE
+    tile: int = 0  # 0: the model's own tile (Engine.default_tile)
     fmt: str = "same"
     quality: int = 95
     keep_metadata: bool = True

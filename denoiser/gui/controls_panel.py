@@ -135,11 +135,13 @@ class ControlsPanel(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         self.tile_spin = QSpinBox()
         self.tile_spin.setObjectName("tile_spin")
-        self.tile_spin.setRange(64, 4096)
+        self.tile_spin.setRange(0, 4096)
         self.tile_spin.setSingleStep(64)
-        self.tile_spin.setValue(DEFAULT_TILE)
+        self.tile_spin.setSpecialValueText("Auto")  # 0: the model's own tile, else 1024
+        self.tile_spin.setValue(0)
         self.tile_spin.setSuffix(" px")
-        self.tile_spin.setToolTip("Smaller tiles use less memory; larger ones are a bit faster")
+        self.tile_spin.setToolTip("Smaller tiles use less memory; larger ones are a bit faster. "
+                                  f"Auto: the model's own size, else {DEFAULT_TILE} px")
         form.addRow("Tile size", self.tile_spin)
         self.advanced.setVisible(False)
         self.advanced_toggle.toggled.connect(self._toggle_advanced)

@@ -25,7 +25,6 @@ from denoiser.gui.qimage_convert import (
     residual_gain,
 )
 from denoiser.gui.workers import Job
-from denoiser.tiling import DEFAULT_TILE
 
 Box = tuple[int, int, int, int]  # y0, x0, y1, x1
 
@@ -43,7 +42,7 @@ class RenderParams:
     model: Any  # denoiser.models.ModelInfo
     sigma: float | None = None  # None = Auto (estimated)
     device: str = "auto"
-    tile: int = DEFAULT_TILE
+    tile: int = 0  # 0: the model's own tile (Engine.default_tile)
     samples: int = 0  # VAE samples for the uncertainty view (0 = off)
     blend: float = 0.0  # lean toward the original where the VAE is unsure
     compare_model: Any = None

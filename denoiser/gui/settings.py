@@ -13,8 +13,6 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from denoiser.tiling import DEFAULT_TILE
-
 ORGANISATION = "denoiser-studio"
 APPLICATION = "denoiser-studio"
 MAX_RECENT = 10
@@ -26,7 +24,7 @@ _DEFAULTS: dict[str, tuple[Any, type]] = {
     "sigma": (25.0, float),
     "auto_sigma": (True, bool),
     "device": ("auto", str),
-    "tile": (DEFAULT_TILE, int),
+    "tile": (0, int),  # 0: Auto, each model's own tile
     "view_mode": ("split", str),
     "after_layer": ("result", str),
     "output_dir": ("", str),

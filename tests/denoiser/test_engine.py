@@ -332,3 +332,28 @@ def test_session_cache_reuses_and_notices_changes(color_model, build):
     os.utime(color_model, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert get_engine(load_model_info(color_model), "cpu", 1) is not a
     engine_mod.clear_engine_cache()
+
+
+def test_a_model_that_names_its_tile_runs_on_it_unless_told_otherwise(tmp_path, build,
+                                                                      noisy_rgb):
+    """A graph measured faster on larger tiles says so in its metadata (``tile``)."""
+    path = build.mean(tmp_path / "m.onnx", channels=3, meta={**build.color_meta, "tile": "32"})
+    eng = Engine(load_model_info(path), "cpu")
+    assert eng.default_tile == 32
+
+    def tiles(**kw) -> int:
+        calls = []
+        eng.denoise(noisy_rgb, 10, overlap=16, progress=lambda d, t: calls.append(t), **kw)
+        return calls[0]
+
+    assert tiles() == tiles(tile=0) == 20  # 72 x 96 in 32 px tiles: 4 rows x 5 columns
+    assert tiles(tile=1024) == 1
+    plain = Engine(load_model_info(build.mean(tmp_path / "p.onnx", channels=3,
+                                              meta=build.color_meta)), "cpu")
+    assert plain.default_tile == 1024
+
+
+def test_a_tile_under_the_models_multiple_is_rejected(tmp_path, build):
+    path = build.mean(tmp_path / "m.onnx", channels=3, meta={**build.color_meta, "tile": "4"})
+    with pytest.raises(ModelError, match="tile of 4 px"):
+        load_model_info(path)

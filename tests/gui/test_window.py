@@ -191,11 +191,11 @@ def test_auto_follows_the_models_noise_type(qtbot, make_window, build, models_di
     assert w.doc.sigma_estimates == pytest.approx(want)
 
 
-def test_tile_size_defaults_to_the_engines(window):
-    from denoiser.tiling import DEFAULT_TILE
-
-    assert window.controls.tile_spin.value() == DEFAULT_TILE
-    assert window.controls.params().tile == DEFAULT_TILE
+def test_tile_size_defaults_to_the_models_own(window):
+    """Auto (0): the engine takes the model's ``tile`` metadata, else its default."""
+    assert window.controls.tile_spin.value() == 0
+    assert window.controls.tile_spin.text() == "Auto"
+    assert window.controls.params().tile == 0
 
 
 def test_residual_layer_and_hold(qtbot, window, photo):

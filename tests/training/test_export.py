@@ -45,9 +45,11 @@ def test_ae_export_round_trips_with_parity_and_metadata(tmp_path, image_root, ti
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert meta["name"] == "grown" and "name: tiny" in meta["recipe"]
     assert "stand_in_for" not in meta
-    export(ckpt, out, "0.2.0", [], name="tiny-avx2", stand_in_for="tiny")
+    assert "tile" not in meta
+    export(ckpt, out, "0.2.0", [], name="tiny-avx2", stand_in_for="tiny", tile=1536)
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert meta["stand_in_for"] == "tiny" and "in place of tiny's int8" in meta["description"]
+    assert meta["tile"] == "1536"
 
 
 def test_vae_export_temperature_is_optional_and_samples(tmp_path, image_root, tiny_vae_recipe):
