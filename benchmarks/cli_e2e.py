@@ -86,8 +86,9 @@ def cli_child(cli_args: list[str]) -> int:
 
 def cli_args(src: Path, dst: Path, args: argparse.Namespace) -> list[str]:
     """The arguments a user would give: ``denoiser SRC -o DST --model M ...``."""
-    out = ["denoise", str(src), "-o", str(dst), "--model", args.model, "--tile", str(args.tile),
+    out = ["denoise", str(src), "-o", str(dst), "--model", args.model,
            "--sigma", args.sigma, "--device", "cpu", "--quiet", "--overwrite"]
+    out += ["--tile", str(args.tile)] if args.tile else []  # else the model's own, as a user's
     return out + (["--threads", str(args.threads)] if args.threads else [])
 
 
@@ -125,7 +126,9 @@ def worker(args: argparse.Namespace) -> None:
 def run_size(mp: float, model: str, args: argparse.Namespace) -> dict:
     """One size in a fresh worker process (so the JPEG's creation never counts)."""
     cmd = [sys.executable, __file__, "--worker", "--mp", str(mp), "--model", model,
-           "--tile", str(args.tile), "--sigma", args.sigma]
+           "--sigma", args.sigma]
+    if args.tile:
+        cmd += ["--tile", str(args.tile)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -164,7 +167,7 @@ def format_row(r: dict) -> str:
 def command_line(args: argparse.Namespace) -> str:
     parts = ["python benchmarks/cli_e2e.py --mp " + " ".join(f"{m:g}" for m in args.mp)]
     for flag, value, default in (("--model", args.model, None),
-                                 ("--tile", args.tile, None),  # always: the default may change
+                                 ("--tile", args.tile, None),
                                  ("--threads", args.threads, None),
                                  ("--sigma", args.sigma, "auto"), ("--json", args.json, None)):
         if value != default:
@@ -176,7 +179,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mp", type=float, nargs="+", default=[6.0, 24.0, 96.0], help="megapixels")
     p.add_argument("--model", default=None, help="model name or .onnx (default: ae-color)")
-    p.add_argument("--tile", type=int, default=DEFAULT_TILE)
+    p.add_argument("--tile", type=int, default=None,
+                   help=f"tile size (default: the CLI's, the model's own else {DEFAULT_TILE})")
     p.add_argument("--threads", type=int, default=None, help="default: all cores, as the CLI")
     p.add_argument("--sigma", default="auto", help="noise level or 'auto' (default, as the CLI)")
     p.add_argument("--json", type=Path, help="also write the results here")
@@ -195,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model, label = pick_model(args.model, Path(tmp))
         threads = args.threads or os.cpu_count()
-        print(f"model {label}, tile {args.tile}, threads {threads}, sigma {args.sigma}")
+        tile = args.tile or "the model's own"
+        print(f"model {label}, tile {tile}, threads {threads}, sigma {args.sigma}")
         print(HEADER, flush=True)
         rows = []
         for mp in args.mp:

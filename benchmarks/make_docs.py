@@ -135,8 +135,9 @@ def cli_section(result: dict | None) -> list[str]:
     out = ["## The command line end to end (`benchmarks/cli_e2e.py`)", ""]
     if result is None:
         return out + missing("cli")
+    tile = result.get("tile") or "the model's own (the CLI's default)"
     out.append(f"`denoiser photo.jpg` on a synthetic noisy JPEG; model {result.get('model')}, "
-               f"tile {result.get('tile')}, sigma {result.get('sigma')}. Seconds per stage, "
+               f"tile {tile}, sigma {result.get('sigma')}. Seconds per stage, "
                f"wall-clock total of the process, and its peak resident memory. {OTHERS_NOTE}")
     out.append("")
     rows = []
@@ -160,7 +161,8 @@ def tiles_section(results: Sequence[dict]) -> list[str]:
         return out + missing("tiles")
     out.append("The same model and image at several tile sizes. Larger tiles recompute less "
                "overlap but hold more activations in memory; the engine's default tile "
-               "(`denoiser.tiling.DEFAULT_TILE`) is chosen from this table.")
+               "(`denoiser.tiling.DEFAULT_TILE`), and a model's own (its `tile` metadata), "
+               "are chosen from such a table.")
     out.append("")
     rows = []
     for res in results:

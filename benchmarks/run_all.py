@@ -49,7 +49,7 @@ class Sizes:
 
     bench_mp: tuple[str, ...] = ("1", "12", "24")
     repeat: str = "3"
-    tiles: tuple[str, ...] = ("512", "768", "1024")
+    tiles: tuple[str, ...] = ("512", "768", "1024", "1536")
     tile_mp: str = "24"
     cli_mp: tuple[str, ...] = ("6", "24", "96")
     sigmas: tuple[str, ...] = ("15", "25", "50")
