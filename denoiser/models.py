@@ -72,6 +72,7 @@ class ModelInfo:
             "version": self.version, "description": self.description, "blind": self.blind,
             "stochastic": self.stochastic, "inputs": list(self.inputs),
             "extra_inputs": self.extra_inputs, "benchmarks": self.benchmarks,
+            "tile": self.tile, "stands_in_for": self.metadata.get(STAND_IN_KEY),
         }
 
 

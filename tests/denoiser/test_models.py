@@ -184,6 +184,7 @@ def test_an_int8_model_gives_way_to_its_stand_in_where_int8_is_slow(models_dir, 
     assert models.find_model("ae-color").path.name == file
     assert models.default_model(3).path.name == file
     assert models.find_model("ae-color-avx2").path.name == "ae-color-avx2.onnx"  # asked for
+    assert listed[0].summary()["stands_in_for"] == ("ae-color" if int8 == "slow" else None)
 
 
 def test_a_stand_in_keeps_its_name_without_its_model_and_stands_in_for_int8_only(
