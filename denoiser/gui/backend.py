@@ -144,7 +144,7 @@ def _progress_adapter(progress: Progress | None) -> Callable[..., None] | None:
 def denoise(engine: Any, pixels: np.ndarray, sigma: float | None, *,
             tile: int | None = None, progress: Progress | None = None,
             cancel: CancelToken | None = None) -> np.ndarray:
-    return engine.denoise(pixels, sigma, tile=tile or None, progress=_progress_adapter(progress),
+    return engine.denoise(pixels, sigma, tile=tile, progress=_progress_adapter(progress),
                           cancel=cancel)
 
 
@@ -165,7 +165,7 @@ def sample(engine: Any, pixels: np.ndarray, sigma: float | None, k: int, *,
     kwargs: dict[str, Any] = {"seed": 0}
     params = inspect.signature(engine.sample).parameters
     if "tile" in params:
-        kwargs["tile"] = tile or None
+        kwargs["tile"] = tile
     if "progress" in params:
         kwargs["progress"] = _progress_adapter(progress)
     if "cancel" in params:
